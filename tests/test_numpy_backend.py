@@ -1,0 +1,83 @@
+"""The NumPy reference: chain-rule gradients equal central finite differences; dtype and stability hold."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import backprop
+from backprop.gradcheck import finite_difference_check
+
+from .conftest import HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_for, mlp
+
+
+def away_from_kinks(spec: dict, X: np.ndarray, seed: int) -> bool:
+    """True when no relu-family pre-activation lies within 1e-3 of 0 (finite differences need smooth points)."""
+    model = backprop.build(spec, backend="numpy", dtype="float64", seed=seed)
+    zs, _ = model._forward(X)
+    kinked = [z for z, layer in zip(zs, spec["layers"]) if layer["activation"] in ("relu", "leaky_relu", "prelu")]
+    return all(np.min(np.abs(z)) > 1e-3 for z in kinked)
+
+
+@settings(max_examples=4, deadline=None)
+@given(widths=st.lists(st.integers(1, 5), min_size=2, max_size=3), n=st.integers(1, 6),
+       seed=st.integers(0, 2**16))
+@pytest.mark.parametrize("hidden, options", HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("output, loss", OUTPUT_LOSSES)
+def test_gradients_match_finite_differences(hidden, options, output, loss, widths, n, seed):
+    widths = [*widths, max(widths[-1], 2) if output == "softmax" else widths[-1]]
+    spec = mlp([3, *widths], hidden, output, loss, **options)
+    rng = np.random.default_rng(seed)
+    X, y = batch_for(spec, n, rng)
+    if not away_from_kinks(spec, X, seed):
+        return
+    table = finite_difference_check(spec, X, y, seed=seed)
+    assert table["passed"].all(), table.to_string()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("optimizer", [{"name": "sgd", "lr": 0.1}, {"name": "momentum", "nesterov": True},
+                                       {"name": "adam"}])
+def test_dtype_stays_put(dtype, optimizer, rng):
+    spec = {**mlp([5, 7, 6, 3], "prelu", "softmax", "cross_entropy"), "optimizer": optimizer}
+    model = backprop.build(spec, backend="numpy", dtype=dtype, seed=0)
+    X, y = batch_for(spec, 8, rng)
+    for _ in range(3):
+        model.train_step(X, y)
+    Xn, yn = model.prepare_batch(X, y)
+    zs, acts = model._forward(Xn)
+    loss, grads = model.loss_and_grads(X, y)
+    slots = [getattr(model.optimizer, name) for name in ("velocity", "m", "v") if hasattr(model.optimizer, name)]
+    arrays = [*zs, *acts, *(a for layer in model.get_params() + grads for a in layer.values()),
+              *(s for group in slots for s in group), model.predict(X)]
+    assert {a.dtype for a in arrays} == {np.dtype(dtype)}
+    assert isinstance(loss, float)
+
+
+@pytest.mark.parametrize("output, loss", OUTPUT_LOSSES)
+def test_no_floating_point_warnings_at_extremes(output, loss, rng):
+    spec = mlp([4, 6, 2 if output == "softmax" else 3], "sigmoid", output, loss)
+    model = backprop.build(spec, backend="numpy", dtype="float64", seed=0)
+    X, y = batch_for(spec, 5, rng)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        loss_value, grads = model.loss_and_grads(X * 1e6, y)
+        model.predict(np.full((2, 4), -1000.0))
+    assert np.isfinite(loss_value)
+    assert all(np.all(np.isfinite(g)) for layer in grads for g in layer.values())
+
+
+def test_uses_no_autograd():
+    import ast
+    import pathlib
+
+    root = pathlib.Path(backprop.__file__).parent.parent / "backends" / "numpy"
+    imported = set()
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    assert imported <= {"numpy", "scipy", "math", "backprop", "__future__", "threadpoolctl"}, imported

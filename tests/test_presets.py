@@ -1,0 +1,17 @@
+"""Every preset reaches its stated result, on every backend, from the same suite-owned weights."""
+
+import pytest
+
+from backprop.presets import PRESETS, train_preset
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_reaches_its_goal(name, backend):
+    _, history, outcome = train_preset(name, backend=backend, dtype="float32")
+    assert outcome.passed, f"{name} on {backend}: {outcome.summary}; goal {PRESETS[name].goal}"
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_linear_regression_recovers_line_in_float64():
+    _, _, outcome = train_preset("linear", backend="numpy", dtype="float64")
+    assert abs(outcome.metrics["slope"] - 2.0) < 1e-3 and abs(outcome.metrics["intercept"] - 3.0) < 1e-2
