@@ -4,6 +4,7 @@
     python -m backprop train --preset digits --backend jax [--dtype float32] [--mode jit]
     python -m backprop check --preset xor-bce                      # finite differences (NumPy, float64)
     python -m backprop check --preset digits --backends all --dtype float64   # cross-backend agreement
+    python -m backprop report --out reports                         # reports/gradient_agreement.md
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def _check(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def _report(args: argparse.Namespace) -> None:
+    from .agreement_report import write_report
+
+    print(f"wrote {write_report(args.out)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m backprop", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     check.add_argument("--backends", default=None, help="'all' or a comma list; omit for finite differences")
     check.add_argument("--dtype", default="float64", choices=DTYPES)
     check.set_defaults(run=_check)
+    report = commands.add_parser("report", help="write gradient_agreement.md and loss_curves.png")
+    report.add_argument("--out", default="reports")
+    report.set_defaults(run=_report)
     args = parser.parse_args(argv)
     np.set_printoptions(precision=4)
     try:

@@ -1,0 +1,113 @@
+"""Cross-backend agreement: same spec, same initial weights, same batches, compared against a reference backend.
+
+- :func:`gradient_agreement`: one ``loss_and_grads`` call per backend; every parameter's gradient and the loss.
+- :func:`trajectory_agreement`: N optimizer steps on identical batches; final parameters and the per-step losses.
+- :func:`agreement_report`: both, as one object that prints as Markdown.
+
+Rows compare ``a`` (a backend) against ``b`` (the reference) under DESIGN.md section 4 (:mod:`.tolerances`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .registry import available_backends, build
+from .spec import NetworkSpec, as_spec
+from .tolerances import TOLERANCES, Tolerance, compare
+
+COLUMNS = ["pair", "layer", "param", "max_abs_diff", "max_rel_err", "norm_ratio", "rtol", "atol", "passed"]
+
+
+def _backends(backends: Iterable[str] | None, reference: str) -> list[str]:
+    names = available_backends() if backends is None else list(backends)
+    return [name for name in names if name != reference]
+
+
+def _rows(pair: str, got: Sequence[dict], expected: Sequence[dict], loss: tuple[Any, Any],
+          tolerance: Tolerance) -> list[dict]:
+    rows = []
+    items = [("-", "loss", *loss)] + [(index, key, layer_got[key], layer_expected[key])
+                                      for index, (layer_got, layer_expected) in enumerate(zip(got, expected))
+                                      for key in layer_expected]
+    for layer, param, a, b in items:
+        result = compare(a, b, tolerance)
+        rows.append({"pair": pair, "layer": layer, "param": param, "max_abs_diff": result.max_abs_diff,
+                     "max_rel_err": result.max_rel_err, "norm_ratio": result.norm_ratio,
+                     "rtol": tolerance.rtol, "atol": tolerance.atol, "passed": result.passed})
+    return rows
+
+
+def gradient_agreement(spec: NetworkSpec | dict, X: Any, y: Any, dtype: str = "float64", seed: int = 0,
+                       backends: Iterable[str] | None = None, reference: str = "numpy") -> pd.DataFrame:
+    """Loss and gradients of each backend vs ``reference`` at the same seeded weights and batch."""
+    spec = as_spec(spec)
+    expected_loss, expected = build(spec, reference, dtype, seed).loss_and_grads(X, y)
+    rows = []
+    for name in _backends(backends, reference):
+        loss, grads = build(spec, name, dtype, seed).loss_and_grads(X, y)
+        rows += _rows(f"{name} vs {reference}", grads, expected, (loss, expected_loss),
+                      TOLERANCES[("gradients", dtype)])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def batch_schedule(n_samples: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
+    """Index arrays for ``steps`` mini-batches: seeded permutations of the samples, consumed in order."""
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(n_samples)
+                            for _ in range(-(-steps * batch_size // n_samples))])
+    return [order[i * batch_size:(i + 1) * batch_size] for i in range(steps)]
+
+
+def run_trajectory(spec: NetworkSpec, backend: str, X: np.ndarray, y: np.ndarray, schedule: list[np.ndarray],
+                   dtype: str, seed: int, mode: str | None = None) -> tuple[np.ndarray, list[dict]]:
+    """Per-step losses and final parameters of ``backend`` trained on ``schedule``."""
+    model = build(spec, backend, dtype, seed, mode)
+    losses = np.array([model.train_step(X[index], y[index]) for index in schedule])
+    return losses, model.get_params()
+
+
+def trajectory_agreement(spec: NetworkSpec | dict, X: Any, y: Any, steps: int = 100, batch_size: int = 16,
+                         dtype: str = "float64", seed: int = 0, backends: Iterable[str] | None = None,
+                         reference: str = "numpy") -> pd.DataFrame:
+    """Final parameters and the per-step loss curve after ``steps`` optimizer steps, vs ``reference``."""
+    spec = as_spec(spec)
+    X, y = np.asarray(X), np.asarray(y)
+    schedule = batch_schedule(len(X), min(batch_size, len(X)), steps, seed)
+    expected_losses, expected = run_trajectory(spec, reference, X, y, schedule, dtype, seed)
+    rows = []
+    for name in _backends(backends, reference):
+        losses, params = run_trajectory(spec, name, X, y, schedule, dtype, seed)
+        rows += _rows(f"{name} vs {reference}", params, expected, (losses, expected_losses),
+                      TOLERANCES[("trajectory", dtype)])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+@dataclass
+class AgreementReport:
+    """Gradient and trajectory agreement of one spec, dtype and seed."""
+
+    gradients: pd.DataFrame
+    trajectory: pd.DataFrame
+    steps: int
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.gradients["passed"].all() and self.trajectory["passed"].all())
+
+    def to_markdown(self) -> str:
+        return (f"Gradients (one batch, same weights)\n\n{self.gradients.to_markdown(index=False)}\n\n"
+                f"Trajectory ({self.steps} optimizer steps, same batches; 'loss' compares the per-step curve)\n\n"
+                f"{self.trajectory.to_markdown(index=False)}\n\n"
+                f"{'ALL AGREE' if self.passed else 'DISAGREEMENT: see rows with passed = False'}")
+
+
+def agreement_report(spec: NetworkSpec | dict, X: Any, y: Any, dtype: str = "float64", seed: int = 0,
+                     backends: Iterable[str] | None = None, steps: int = 100,
+                     reference: str = "numpy") -> AgreementReport:
+    """Gradients on ``X, y`` and a ``steps``-step trajectory on mini-batches of it, for every backend."""
+    return AgreementReport(gradient_agreement(spec, X, y, dtype, seed, backends, reference),
+                           trajectory_agreement(spec, X, y, steps, 16, dtype, seed, backends, reference), steps)
