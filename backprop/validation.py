@@ -31,7 +31,20 @@ def numeric_array(name: str, value: Any) -> np.ndarray:
 def _require_finite(name: str, array: np.ndarray) -> None:
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))[0]
-        raise InputError(f"{name}: expected finite values, got {array[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+        raise InputError(f"{name}: expected finite values, got {array[tuple(bad)]} at index "
+                         f"{tuple(int(i) for i in bad)}")
+
+
+def _finite_in(name: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``array`` cast to ``dtype``; values that overflow it (1e300 in float32) count as non-finite."""
+    _require_finite(name, array)
+    with np.errstate(over="ignore"):
+        cast = np.ascontiguousarray(array, dtype=dtype)
+    if not np.all(np.isfinite(cast)):
+        bad = np.argwhere(~np.isfinite(cast))[0]
+        raise InputError(f"{name}: expected values representable in {dtype}, got {array[tuple(bad)]} at index "
+                         f"{tuple(int(i) for i in bad)}")
+    return cast
 
 
 def check_features(X: Any, spec: NetworkSpec, dtype: np.dtype) -> np.ndarray:
@@ -41,8 +54,7 @@ def check_features(X: Any, spec: NetworkSpec, dtype: np.dtype) -> np.ndarray:
         raise InputError(f"X: expected shape (N, {spec.input_dim}), got {array.shape}")
     if array.shape[0] == 0:
         raise InputError("X: expected at least one sample, got an empty batch (0 rows)")
-    _require_finite("X", array)
-    return np.ascontiguousarray(array, dtype=dtype)
+    return _finite_in("X", array, dtype)
 
 
 def check_targets(y: Any, spec: NetworkSpec, n_samples: int, dtype: np.dtype) -> np.ndarray:
@@ -66,7 +78,7 @@ def check_targets(y: Any, spec: NetworkSpec, n_samples: int, dtype: np.dtype) ->
     if spec.loss == "binary_cross_entropy" and (np.any(array < 0) or np.any(array > 1)):
         raise InputError(f"y: binary_cross_entropy targets must lie in [0, 1], got values in "
                          f"[{array.min()}, {array.max()}]")
-    return np.ascontiguousarray(array, dtype=dtype)
+    return _finite_in("y", array, dtype)
 
 
 def _class_targets(array: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
