@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import backprop
 from backprop.gradcheck import finite_difference_check
+from backprop.tolerances import TOLERANCES, compare
 
 from .conftest import HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_for, mlp
 
@@ -50,7 +51,7 @@ def test_dtype_stays_put(dtype, optimizer, rng):
     loss, grads = model.loss_and_grads(X, y)
     slots = [getattr(model.optimizer, name) for name in ("velocity", "m", "v") if hasattr(model.optimizer, name)]
     arrays = [*zs, *acts, *(a for layer in model.get_params() + grads for a in layer.values()),
-              *(s for group in slots for s in group), model.predict(X)]
+              *slots, model.buffers.flat_values, model.buffers.flat_grads, model.predict(X)]
     assert {a.dtype for a in arrays} == {np.dtype(dtype)}
     assert isinstance(loss, float)
 
@@ -81,3 +82,21 @@ def test_uses_no_autograd():
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
     assert imported <= {"numpy", "scipy", "math", "backprop", "__future__", "threadpoolctl"}, imported
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sgd_fused_into_gemm_matches_the_plain_update(dtype, rng):
+    """Large layers take W ← W − lr·aᵀg inside the BLAS call; the result equals p − lr·g from loss_and_grads."""
+    spec = {**mlp([300, 256, 300, 2], "relu", "linear", "mse"), "optimizer": {"name": "sgd", "lr": 0.01}}
+    model = backprop.build(spec, backend="numpy", dtype=dtype, seed=0)
+    assert model.fused_sgd == [True, True, False]
+    X, y = batch_for(spec, 16, rng)
+    before = model.get_params()
+    _, grads = model.loss_and_grads(X, y)
+    model.train_step(X, y)
+    tolerance = TOLERANCES[("gradients", dtype)]
+    for got, start, grad in zip(model.get_params(), before, grads):
+        for key in start:
+            expected = start[key] - 0.01 * grad[key]
+            assert got[key].dtype == np.dtype(dtype)
+            assert compare(got[key], expected, tolerance).passed, key
