@@ -37,12 +37,16 @@ class CrossEntropy:
 
 
 class BinaryCrossEntropy:
-    """L = (1/(N·k)) Σ max(z, 0) − z·y + log(1 + e^−|z|);  dL/dz = (sigmoid(z) − y)/(N·k)   (a = sigmoid(z))"""
+    """L = (1/(N·k)) Σ softplus(z) − z·y;  dL/dz = (sigmoid(z) − y)/(N·k)   (a = sigmoid(z))
+
+    softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^−|z|), evaluated stably by ``np.logaddexp(0, z)``.
+    """
 
     fused = True
 
     def value_and_grad(self, z, a, y):
-        elementwise = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        elementwise = np.logaddexp(0.0, z)
+        elementwise -= z * y
         return float(elementwise.sum()) / z.size, (a - y) * (1.0 / z.size)
 
 
