@@ -1,0 +1,126 @@
+"""The benchmark harness end to end on tiny configs: schema, report, fault isolation, resume, Ctrl-C, threads.
+
+No timing assertions. Every run uses the NumPy backend and the ``faulty`` backend of :mod:`tests.faulty_backend`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.cells import Cell, QUICK, labels, merge, plan
+from benchmarks.models import parse_mlp, resolve_model
+from benchmarks.results import COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED = ["backend", "mode", "model", "batch_size", "threads", "dtype", "status", "error", "compile_s",
+            "step_median_s", "step_iqr_s", "samples_per_s", "gflops", "pct_of_peak", "peak_rss_mb", "final_loss",
+            "threads_verified"]
+TINY = ["--quick", "--models", "xor", "--threads", "1", "--no-progress", "--repeats", "3"]
+
+
+def harness(out: Path, *args: str, fault: str = "none", backends: str = "numpy,faulty",
+            wait: bool = True) -> subprocess.CompletedProcess | subprocess.Popen:
+    env = {**os.environ, "BACKPROP_EXTRA_BACKENDS": "faulty=tests.faulty_backend", "BACKPROP_FAULT": fault,
+           "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "benchmarks.run", "--out", str(out), "--backends", backends, *TINY, *args]
+    if not wait:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def rows(out: Path) -> list[dict]:
+    with open(out / "results.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def by_backend(out: Path) -> dict[str, dict]:
+    return {row["backend"]: row for row in rows(out) if row["kind"] == "step"}
+
+
+def test_tiny_run_writes_schema_report_and_environment(tmp_path):
+    result = harness(tmp_path, backends="numpy")
+    assert result.returncode == 0, result.stderr
+    table = rows(tmp_path)
+    assert set(REQUIRED) <= set(table[0]) and list(table[0]) == COLUMNS
+    assert {row["kind"] for row in table} == {"gemm", "step"}
+    step = by_backend(tmp_path)["numpy"]
+    assert step["status"] == "ok" and float(step["step_median_s"]) > 0 and float(step["final_loss"]) > 0
+    assert float(step["pct_of_peak"]) > 0 and float(step["peak_rss_mb"]) > 0
+    report = (tmp_path / "benchmark.md").read_text()
+    for heading in ("GEMM peak", "Train-step time", "Final-loss agreement", "Compile", "Thread verification"):
+        assert heading in report
+    assert "--models xor" in (tmp_path / "environment.json").read_text()
+
+
+def test_the_thread_setting_is_verified_in_the_child(tmp_path):
+    assert harness(tmp_path, backends="numpy").returncode == 0
+    step = by_backend(tmp_path)["numpy"]
+    assert step["threads"] == "1" and step["affinity"] == "1" and step["framework_threads"] == "1"
+    assert step["threads_verified"] == "True" and float(step["cpu_per_wall"]) <= 1.15
+
+
+@pytest.mark.parametrize("fault, reason", [("raise", "RuntimeError: faulty backend"),
+                                           ("abort", "crashed: killed by signal SIGABRT"),
+                                           ("hang", "timeout: killed after 4 s")])
+def test_a_failing_cell_becomes_an_error_row_and_the_run_goes_on(tmp_path, fault, reason):
+    result = harness(tmp_path, "--cell-timeout", "4", fault=fault)
+    assert result.returncode == 0, result.stderr
+    cells = by_backend(tmp_path)
+    assert cells["numpy"]["status"] == "ok"
+    assert cells["faulty"]["status"] == "error" and reason in cells["faulty"]["error"]
+    assert "Failed cells: 1" in (tmp_path / "benchmark.md").read_text()
+
+
+def test_resume_skips_finished_cells_and_reruns_failed_ones(tmp_path):
+    assert harness(tmp_path, fault="raise").returncode == 0
+    before = by_backend(tmp_path)
+    result = harness(tmp_path, "--resume", fault="none")
+    assert result.returncode == 0, result.stderr
+    after = by_backend(tmp_path)
+    assert after["numpy"]["cell_wall_s"] == before["numpy"]["cell_wall_s"]
+    assert after["faulty"]["status"] == "ok"
+    assert "1 cells run" in result.stdout
+    assert len(rows(tmp_path)) == 3
+
+
+def test_sigint_keeps_every_finished_row(tmp_path):
+    proc = harness(tmp_path, "--cell-timeout", "60", fault="hang", wait=False)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "results.csv").exists() or len(rows(tmp_path)) < 2:
+        assert time.monotonic() < deadline, "the finished cells never appeared"
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    table = rows(tmp_path)
+    assert [row["status"] for row in table] == ["ok", "ok"]
+    assert (tmp_path / "benchmark.md").exists()
+
+
+def test_labels_accept_backend_mode_and_plain_mode_names():
+    pairs = labels(["numpy", "torch", "tensorflow"], ["compile", "tensorflow:eager", "numpy:eager"])
+    assert pairs == [("numpy", "eager"), ("torch", "compile"), ("tensorflow", "eager")]
+    with pytest.raises(ValueError, match="match no selected backend"):
+        labels(["numpy"], ["xla"])
+    with pytest.raises(ValueError, match="unknown backend"):
+        labels(["nope"], None)
+
+
+def test_custom_mlp_models_and_cell_deduplication():
+    model = parse_mlp("mlp:784-256-256-10:relu")
+    assert model.widths == [784, 256, 256, 10] and model.spec["loss"] == "cross_entropy"
+    assert resolve_model("mlp:8-1").spec["layers"][-1]["activation"] == "sigmoid"
+    cell = Cell("step", "numpy", "eager", "mnist", 64, 2, sweep="models")
+    assert [c.sweep for c in merge([cell, Cell("step", "numpy", "eager", "mnist", 64, 2, sweep="batch")])] == [
+        "models+batch"]
+    cells = plan(QUICK, [("numpy", "eager")], threads=[1])
+    assert len({c.key for c in cells}) == len(cells)
