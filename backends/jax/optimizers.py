@@ -1,0 +1,56 @@
+"""The spec's optimizers as optax transformations, and the update that is skipped on a non-finite loss.
+
+optax's formulas are the spec's (DESIGN.md section 2), so the spec path uses them with every hyperparameter given:
+- ``optax.sgd(lr)``: p ← p − lr·g
+- ``optax.sgd(lr, momentum=μ, nesterov=...)`` = ``trace`` then ``scale(−lr)``: v ← g + μ·v; p ← p − lr·v, and with
+  nesterov p ← p − lr·(g + μ·v), which is torch's form.
+- ``optax.adam(lr, β1, β2, ε, eps_root=0)``: m̂ = m/(1−β1^t), v̂ = v/(1−β2^t), p ← p − lr·m̂/(√v̂ + ε). The
+  bias corrections ``1 − β^t`` are computed from a Python float and an int32 count, so they are float64 under
+  ``jax_enable_x64`` and cast to each moment's dtype.
+Slots are ``zeros_like`` the parameters, so they keep the model dtype.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from backprop.spec import OptimizerSpec
+
+
+def spec_optimizer(config: OptimizerSpec) -> optax.GradientTransformation:
+    """The spec's exact formula, every hyperparameter (including adam's ε) taken from ``config``."""
+    lr = float(config.lr)
+    if config.name == "sgd":
+        return optax.sgd(lr)
+    if config.name == "momentum":
+        return optax.sgd(lr, momentum=float(config.momentum), nesterov=config.nesterov)
+    return optax.adam(lr, b1=float(config.beta1), b2=float(config.beta2), eps=float(config.eps), eps_root=0.0)
+
+
+def native_optimizer(config: OptimizerSpec) -> optax.GradientTransformation:
+    """optax's own default optimizer for the name: the spec's lr, momentum, nesterov, β1, β2; ε left at optax's."""
+    lr = float(config.lr)
+    if config.name == "sgd":
+        return optax.sgd(lr)
+    if config.name == "momentum":
+        return optax.sgd(lr, momentum=float(config.momentum), nesterov=config.nesterov)
+    return optax.adam(lr, b1=float(config.beta1), b2=float(config.beta2))
+
+
+def make_optimizer(config: OptimizerSpec) -> optax.GradientTransformation:
+    """``native_optimizer`` when ``config.native``, else ``spec_optimizer``."""
+    return native_optimizer(config) if config.native else spec_optimizer(config)
+
+
+def update_if_finite(optimizer: optax.GradientTransformation, loss, grads, state, params):
+    """One optimizer update, selected away (params and state unchanged) when ``loss`` is non-finite.
+
+    The choice is a ``jnp.where`` on device, so no host synchronisation is needed. Returns (params, state).
+    """
+    updates, new_state = optimizer.update(grads, state, params)
+    new_params = optax.apply_updates(params, updates)
+    finite = jnp.isfinite(loss)
+    keep = lambda new, old: jnp.where(finite, new, old)
+    return jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_state, state)
