@@ -168,10 +168,11 @@ def plan(config: SweepConfig, pairs: list[tuple[str, str]], *, models: list[str]
             name = config.scaling_model if resolve_model(name).spec == scaling_spec else name
             for backend, mode in scaling:
                 add("step", backend, mode, name, named_models()[config.scaling_model].batch_size, top, "width")
-        digits = named_models()["digits"]
+        from backprop.presets import PRESETS
+
         for backend, mode in pairs:
             if config.tta_labels is None or f"{backend}:{mode}" in config.tta_labels:
-                add("tta", backend, mode, "digits", digits.batch_size, top, "tta")
+                add("tta", backend, mode, "digits", PRESETS["digits"].batch_size, top, "tta")
     steps = cells
     cells = []
     for n in sorted({cell.threads for cell in steps}):

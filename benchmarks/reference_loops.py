@@ -99,7 +99,7 @@ def _jax(spec: NetworkSpec, dtype: np.dtype, params: list) -> ReferenceLoop:
                    "relu": lambda z, layer, spec_layer: jax.nn.relu(z),
                    "sigmoid": lambda z, layer, spec_layer: jax.nn.sigmoid(z),
                    "tanh": lambda z, layer, spec_layer: jnp.tanh(z),
-                   "leaky_relu": lambda z, layer, spec_layer: jax.nn.leaky_relu(z, spec_layer.negative_slope),
+                   "leaky_relu": lambda z, layer, spec_layer: jnp.where(z > 0, z, z * spec_layer.negative_slope),
                    "prelu": lambda z, layer, spec_layer: jnp.where(z > 0, z, layer["alpha"] * z)}
 
     def forward(p, X):
