@@ -1,0 +1,111 @@
+"""The TensorFlow model: a Keras 3 ``Sequential`` of ``Dense`` and activation layers, ``tf.GradientTape``, and the
+spec's optimizer as TF variable updates.
+
+Forward, a_0 = X (N, fan_in):  z_l = a_{l−1} @ W_l + b_l;  a_l = f_l(z_l)
+``keras.layers.Dense`` stores ``kernel`` as (fan_in, units) and ``bias`` as (units,): the suite's own layout, so
+parameters are copied in and out without transposes; ``keras.layers.PReLU.alpha`` is (units,). When the loss is
+computed from logits (cross_entropy, binary_cross_entropy) the network ends at the logits z_L and ``predict``
+applies softmax/sigmoid after it. Every layer, loss and variable is in the model dtype (see :mod:`.activations`
+and :mod:`.losses` for the Keras defaults that would otherwise downcast a float64 model to float32).
+
+Modes: "function" (default) wraps the whole train step (forward, tape, gradient, guarded update) in one
+``tf.function``; "xla" the same with ``jit_compile=True``; "eager" runs the same Python code op by op. A
+``tf.function`` is traced once per batch shape and then reused (``fit`` with a remainder batch traces twice). A
+fixed signature with a ``None`` batch dimension would trace only once, but leaves the loss's mean divisor and the
+gradient's broadcast shapes to runtime ops, which cost ~10 % of a small network's step.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from backprop.model import Model as BaseModel, Params
+
+from .activations import make_activation
+from .losses import make_loss
+from .optimizers import make_optimizer, update_if_finite
+
+
+def build_network(spec, dtype: str) -> tuple[keras.Sequential, list[dict[str, keras.Variable]]]:
+    """The Keras network for ``spec`` (ending at the logits when ``spec.loss_from_logits``) and its variables in
+    the suite's layout: one ``{"W": kernel (fan_in, units), "b": bias (units,)[, "alpha": (units,)]}`` per layer."""
+    layers: list = [keras.Input((spec.input_dim,), dtype=dtype)]
+    denses, prelus = [], []
+    for index, layer_spec in enumerate(spec.layers):
+        folded_into_loss = index == len(spec.layers) - 1 and spec.loss_from_logits
+        dense = keras.layers.Dense(layer_spec.units, dtype=dtype)
+        activation = None if folded_into_loss or layer_spec.activation == "linear" \
+            else make_activation(layer_spec, dtype)
+        layers += [dense] if activation is None else [dense, activation]
+        denses.append(dense)
+        prelus.append(activation if layer_spec.activation == "prelu" else None)
+    network = keras.Sequential(layers)
+    return network, [{"W": dense.kernel, "b": dense.bias, **({"alpha": prelu.alpha} if prelu else {})}
+                     for dense, prelu in zip(denses, prelus)]
+
+
+class Model(BaseModel):
+    backend = "tensorflow"
+
+    def _setup(self, params: Params) -> None:
+        dtype = self.dtype.name
+        self._network, self._layer_variables = build_network(self.spec, dtype)
+        self._variables = [variable for layer in self._layer_variables for variable in layer.values()]
+        self._write_params(params)
+        self._loss = make_loss(self.spec.loss, dtype)
+        self._optimizer = make_optimizer(self._variables, self.spec.optimizer)
+        self._output_activation = make_activation(self.spec.layers[-1], dtype) if self.spec.loss_from_logits \
+            else None
+        self._value_and_grads_fn = self._compiled(self._value_and_grads)
+        self._train_step_fn = self._compiled(self._step)
+        self._predict_fn = self._compiled(self._outputs)
+
+    def _compiled(self, function: Callable) -> Callable:
+        """``function`` as this mode runs it: plain (eager), or a ``tf.function`` (XLA-compiled in "xla")."""
+        if self.mode == "eager":
+            return function
+        return tf.function(function, autograph=False, jit_compile=self.mode == "xla")
+
+    def _value_and_grads(self, X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """Loss L (scalar) and dL/dv for every variable, in ``self._variables`` order."""
+        with tf.GradientTape() as tape:
+            loss = self._loss(y, self._network(X))
+        return loss, tape.gradient(loss, self._variables)
+
+    def _step(self, X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        """One guarded optimizer step; returns the pre-update loss."""
+        loss, grads = self._value_and_grads(X, y)
+        update_if_finite(self._optimizer, loss, grads)
+        return loss
+
+    def _outputs(self, X: tf.Tensor) -> tf.Tensor:
+        """Output-layer activations (N, k): softmax/sigmoid applied to the logits for from-logits losses."""
+        output = self._network(X)
+        return output if self._output_activation is None else self._output_activation(output)
+
+    def _read_params(self) -> Params:
+        return [{key: np.array(variable.numpy(), copy=True) for key, variable in layer.items()}
+                for layer in self._layer_variables]
+
+    def _write_params(self, params: Params) -> None:
+        for layer, values in zip(self._layer_variables, params):
+            for key, value in values.items():
+                layer[key].assign(value)
+
+    def to_native(self, array: np.ndarray) -> tf.Tensor:
+        return tf.convert_to_tensor(array)
+
+    def _loss_and_grads(self, X: tf.Tensor, y: tf.Tensor) -> tuple[float, Params]:
+        loss, grads = self._value_and_grads_fn(X, y)
+        flat = iter(grads)
+        return float(loss), [{key: next(flat).numpy() for key in layer} for layer in self._layer_variables]
+
+    def _train_step(self, X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        return self._train_step_fn(X, y)
+
+    def _predict(self, X: tf.Tensor) -> np.ndarray:
+        return self._predict_fn(X).numpy()
