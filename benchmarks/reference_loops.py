@@ -156,9 +156,10 @@ def _tensorflow(spec: NetworkSpec, dtype: np.dtype, params: list) -> ReferenceLo
             weights.append(p["alpha"])
     net = keras.Sequential(layers)
     net.set_weights(weights)
-    loss_fn = {"mse": keras.losses.MeanSquaredError(),
-               "cross_entropy": keras.losses.CategoricalCrossentropy(from_logits=True),
-               "binary_cross_entropy": keras.losses.BinaryCrossentropy(from_logits=True)}[spec.loss]
+    loss_fn = {"mse": keras.losses.MeanSquaredError(dtype=dtype.name),
+               "cross_entropy": keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype.name),
+               "binary_cross_entropy": keras.losses.BinaryCrossentropy(from_logits=True, dtype=dtype.name)
+               }[spec.loss]
     o = spec.optimizer
     optimizer = (keras.optimizers.Adam(o.lr, beta_1=o.beta1, beta_2=o.beta2, epsilon=o.eps) if o.name == "adam"
                  else keras.optimizers.SGD(o.lr, momentum=o.momentum if o.name == "momentum" else 0.0,
