@@ -67,6 +67,7 @@ def test_the_thread_setting_is_verified_in_the_child(tmp_path):
     assert step["threads_verified"] == "True" and float(step["cpu_per_wall"]) <= 1.15
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("fault, reason", [("raise", "RuntimeError: faulty backend"),
                                            ("abort", "crashed: killed by signal SIGABRT"),
                                            ("hang", "timeout: killed after 4 s")])
@@ -79,6 +80,7 @@ def test_a_failing_cell_becomes_an_error_row_and_the_run_goes_on(tmp_path, fault
     assert "Failed cells: 1" in (tmp_path / "benchmark.md").read_text()
 
 
+@pytest.mark.fault
 def test_resume_skips_finished_cells_and_reruns_failed_ones(tmp_path):
     assert harness(tmp_path, fault="raise").returncode == 0
     before = by_backend(tmp_path)
@@ -91,6 +93,7 @@ def test_resume_skips_finished_cells_and_reruns_failed_ones(tmp_path):
     assert len(rows(tmp_path)) == 3
 
 
+@pytest.mark.fault
 def test_sigint_keeps_every_finished_row(tmp_path):
     proc = harness(tmp_path, "--cell-timeout", "60", fault="hang", wait=False)
     deadline = time.monotonic() + 60
