@@ -1,0 +1,23 @@
+"""The spec's losses as ``torch.nn.functional`` losses computed from the last layer's output ``z`` (N, k).
+
+Each entry maps ``(z, y) -> scalar`` with ``y`` the (N, k) targets in the model dtype (class labels arrive one-hot):
+
+- mse: ``F.mse_loss(a, y)`` = (1/(N·k)) Σ (a − y)², where ``a`` is the output layer's activation.
+- cross_entropy: ``F.cross_entropy(z, y)`` with probability (one-hot) targets of the same shape as ``z``:
+  −(1/N) Σ_n Σ_c y_nc · log_softmax(z)_nc. torch's log_softmax subtracts max z per row, so ±1e4 logits stay
+  finite. Mean reduction with probability targets divides by N, not by N·C.
+- binary_cross_entropy: ``F.binary_cross_entropy_with_logits(z, y)`` = (1/(N·k)) Σ max(z, 0) − z·y + log(1 + e^−|z|).
+
+The two classification losses take logits: the output softmax/sigmoid is folded in, never applied before them.
+Probability-based losses (``F.binary_cross_entropy`` clamps its log at −100) are never used.
+"""
+
+from __future__ import annotations
+
+from torch.nn import functional as F
+
+LOSSES = {
+    "mse": F.mse_loss,
+    "cross_entropy": F.cross_entropy,
+    "binary_cross_entropy": F.binary_cross_entropy_with_logits,
+}

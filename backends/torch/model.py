@@ -1,0 +1,124 @@
+"""The torch model: ``nn.Linear`` and ``torch.nn`` activation modules in an ``nn.Sequential``, autograd, torch.optim.
+
+Forward, layer l = 1..L with a_0 = X (N, fan_in):
+    z_l = a_{l−1} @ weight_lᵀ + bias_l     weight_l (units, fan_in) = W_lᵀ, bias_l (units,) = b_l
+    a_l = f_l(z_l)
+When the loss is computed from logits (cross_entropy, binary_cross_entropy) the network stops at z_L, the loss takes
+the logits and ``predict`` applies the output softmax/sigmoid. Gradients come from torch autograd.
+
+Layout: the suite's W (fan_in, units) is torch's ``weight`` transposed; b and a prelu layer's alpha (units,) are
+``bias`` and ``PReLU.weight`` as they are. ``_read_params`` / ``_write_params`` translate, copying values in place so
+the optimizer keeps its state.
+
+Modes: ``eager`` runs the objective (forward + loss) op by op; ``compile`` runs it through ``torch.compile``
+(inductor), which also compiles its backward through AOTAutograd. ``fullgraph=True`` makes a graph break an error
+instead of a silent eager fallback, and ``isolate_recompiles=True`` gives each model its own compile cache: without it
+every model shares the cache of the one ``_objective`` code object, and after 8 architectures in a process torch falls
+back to eager without saying so in the results. The optimizer step stays eager in both modes: it is already one fused
+kernel per step (:mod:`.optimizers`). ``predict`` runs the eager network in both modes.
+
+Non-finite loss: ``_train_step`` reads the loss (a CPU scalar) and skips ``optimizer.step()`` when it is inf or nan,
+so parameters, slots and Adam's step count stay as they were. torch on CPU runs every op to completion before it
+returns, so this read waits for nothing: there is no device queue to drain, and it costs ~1 % of the smallest step.
+The sync-free alternative, the fused kernels' ``found_inf`` flag (what AMP's GradScaler uses), needs two extra ops
+per step to form the flag plus a rollback of Adam's step count: 7-10 % of a small step, measured. It would be the
+choice for a device backend; this adapter keeps every tensor on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import skip_init
+
+from backprop.model import Model as BaseModel, Params
+from backprop.spec import NetworkSpec
+
+from .activations import make_activation
+from .losses import LOSSES
+from .optimizers import make_optimizer
+
+
+def build_network(spec: NetworkSpec, dtype: torch.dtype) -> tuple[nn.Sequential, list[dict[str, nn.Parameter]],
+                                                                   nn.Module | None]:
+    """The network, its parameters per layer in the suite's naming, and the output activation kept for ``predict``.
+
+    Linear layers are built with ``skip_init``: the suite's parameters are copied in afterwards, so torch's own
+    U(±1/√fan_in) init (and a draw from torch's global generator) is skipped.
+    """
+    modules: list[nn.Module] = []
+    params: list[dict[str, nn.Parameter]] = []
+    output_activation = None
+    for index, (fan_in, layer) in enumerate(zip(spec.fan_ins, spec.layers)):
+        linear = skip_init(nn.Linear, fan_in, layer.units, dtype=dtype)
+        activation = make_activation(layer, dtype)
+        modules.append(linear)
+        params.append({"W": linear.weight, "b": linear.bias})
+        if isinstance(activation, nn.PReLU):
+            params[-1]["alpha"] = activation.weight
+        if index == len(spec.layers) - 1 and spec.loss_from_logits:
+            output_activation = activation
+        elif activation is not None:
+            modules.append(activation)
+    return nn.Sequential(*modules), params, output_activation
+
+
+def _suite_layout(key: str, tensor: torch.Tensor) -> np.ndarray:
+    """A NumPy view of ``tensor`` in the suite's layout: ``weight`` (units, fan_in) becomes W (fan_in, units)."""
+    array = tensor.detach().numpy()
+    return array.T if key == "W" else array
+
+
+class Model(BaseModel):
+    backend = "torch"
+
+    def _setup(self, params: Params) -> None:
+        torch_dtype = getattr(torch, self.dtype.name)
+        self.network, self.layer_params, self.output_activation = build_network(self.spec, torch_dtype)
+        self.flat_params = [p for layer in self.layer_params for p in layer.values()]
+        self._write_params(params)
+        self.loss = LOSSES[self.spec.loss]
+        self.optimizer = make_optimizer(self.flat_params, self.spec.optimizer)
+        self.objective: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = (
+            torch.compile(self._objective, fullgraph=True, isolate_recompiles=True) if self.mode == "compile"
+            else self._objective)
+
+    def _objective(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean loss of the network on (X, y), from logits for the classification losses."""
+        return self.loss(self.network(X), y)
+
+    def _read_params(self) -> Params:
+        return [{key: _suite_layout(key, p).copy() for key, p in layer.items()} for layer in self.layer_params]
+
+    def _write_params(self, params: Params) -> None:
+        with torch.no_grad():
+            for live, new in zip(self.layer_params, params):
+                for key, p in live.items():
+                    p.copy_(torch.from_numpy(new[key].T if key == "W" else new[key]))
+
+    def to_native(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array)
+
+    def _loss_and_grads(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Params]:
+        loss = self.objective(X, y)
+        grads = iter(torch.autograd.grad(loss, self.flat_params))
+        return loss.detach(), [{key: _suite_layout(key, next(grads)) for key in layer} for layer in self.layer_params]
+
+    def _train_step(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.objective(X, y)
+        loss.backward()
+        if math.isfinite(loss.item()):
+            self.optimizer.step()
+        return loss.detach()
+
+    def _predict(self, X: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            out = self.network(X)
+            if self.output_activation is not None:
+                out = self.output_activation(out)
+        return out.numpy()
