@@ -98,18 +98,20 @@ def phase_profile(specs: list[tuple[str, dict, int]]) -> pd.DataFrame:
     for name, spec, batch in specs:
         model = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
         Xn, yn = model.prepare_batch(*_batch(spec, batch))
-        zs, acts = model._forward(Xn)
+        fused_loss = model.loss.fused
+        ws = model._forward(Xn, output_activation=not fused_loss)
         fused = any(model.fused_sgd)
         step = _median_time(lambda: model._train_step(Xn, yn))
-        forward = _median_time(lambda: model._forward(Xn))
-        loss = _median_time(lambda: model.loss.value_and_grad(zs[-1], acts[-1], yn))
+        forward = _median_time(lambda: model._forward(Xn, output_activation=not fused_loss))
+        loss = _median_time(lambda: model.loss.value_and_grad(ws.z[-1], ws.output, yn, ws.grad[-1], ws.scratch[-1]))
         backward = _median_time(lambda: model._backward(Xn, yn)) - forward - loss
         grads = model.buffers.flat_grads.copy()
         optimizer = 0.0 if fused else _median_time(lambda: model.optimizer.step(grads.copy())) - \
             _median_time(lambda: grads.copy())
-        gemm = sum(_median_time(lambda a=a, w=w: a @ w) for a, w in zip(acts[:-1], (p["W"] for p in model.params)))
-        gemm += sum(_median_time(lambda a=a, z=z: a.T @ z) for a, z in zip(acts[:-1], zs))
-        gemm += sum(_median_time(lambda z=z, w=w: z @ w.T) for z, w in zip(zs[1:], (p["W"] for p in model.params[1:])))
+        matrices = model.buffers.augmented_values
+        gemm = sum(_median_time(lambda a=a, w=w: a @ w) for a, w in zip(ws.inputs, matrices))
+        gemm += sum(_median_time(lambda a=a, g=g: a.T @ g) for a, g in zip(ws.inputs, ws.grad))
+        gemm += sum(_median_time(lambda g=g, p=p: g @ p["W"].T) for g, p in zip(ws.grad[1:], model.params[1:]))
         flops = backprop.as_spec(spec).flops_per_step(batch)
         rows.append({"model": name, "batch": batch, "optimizer": spec["optimizer"]["name"],
                      "step µs": step * 1e6, "forward µs": forward * 1e6, "loss µs": loss * 1e6,

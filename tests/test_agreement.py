@@ -30,7 +30,7 @@ def kink_free_batch(spec, rng, n=16):
     model = backprop.build(spec, backend="numpy", dtype="float64", seed=0)
     for _ in range(50):
         X, y = batch_for(spec, n, rng)
-        zs, _ = model._forward(X)
+        zs = model._forward(np.asarray(X, dtype=np.float64)).z
         if all(np.min(np.abs(z)) > 1e-6 for z in zs):
             return X, y
     raise AssertionError("no kink-free batch found")

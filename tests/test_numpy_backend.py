@@ -16,7 +16,7 @@ from .conftest import HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_for, mlp
 def away_from_kinks(spec: dict, X: np.ndarray, seed: int) -> bool:
     """True when no relu-family pre-activation lies within 1e-3 of 0 (finite differences need smooth points)."""
     model = backprop.build(spec, backend="numpy", dtype="float64", seed=seed)
-    zs, _ = model._forward(X)
+    zs = model._forward(X).z
     kinked = [z for z, layer in zip(zs, spec["layers"]) if layer["activation"] in ("relu", "leaky_relu", "prelu")]
     return all(np.min(np.abs(z)) > 1e-3 for z in kinked)
 
@@ -47,7 +47,8 @@ def test_dtype_stays_put(dtype, optimizer, rng):
     for _ in range(3):
         model.train_step(X, y)
     Xn, yn = model.prepare_batch(X, y)
-    zs, acts = model._forward(Xn)
+    workspace = model._forward(Xn)
+    zs, acts = workspace.z, [*workspace.inputs, workspace.output]
     loss, grads = model.loss_and_grads(X, y)
     slots = [getattr(model.optimizer, name) for name in ("velocity", "m", "v") if hasattr(model.optimizer, name)]
     arrays = [*zs, *acts, *(a for layer in model.get_params() + grads for a in layer.values()),

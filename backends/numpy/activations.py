@@ -1,8 +1,10 @@
 """Activations with their derivatives, as used by the chain rule in :mod:`backends.numpy.model`.
 
-``forward(z)`` maps pre-activations ``z`` (N, units) to ``a`` (N, units). ``backward(z, a, grad_a)`` returns
-``grad_z = grad_a · da/dz`` (element-wise), reusing the cached ``z`` and ``a``. Every operation keeps the input's
-dtype: constants are Python floats, so a float32 net stays float32 under NumPy 2 promotion rules.
+``forward(z, out)`` writes a = f(z) into ``out`` (N, units). ``backward(z, a, grad, scratch)`` turns ``grad`` from
+dL/da into dL/dz = dL/da ⊙ f'(z) in place, reusing the cached ``z`` and ``a``; ``scratch`` is a spare (N, units)
+buffer. Everything runs in preallocated arrays with ``out=``: the step allocates nothing. Constants are 0-d
+arrays in the model dtype (:func:`constant`): a float32 net stays float32 under NumPy 2 promotion rules, and a
+same-dtype operand skips the scalar conversion that a Python float costs on every call.
 """
 
 from __future__ import annotations
@@ -12,50 +14,68 @@ import numpy as np
 from backprop.spec import LayerSpec
 
 
+def constant(value: float, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a 0-d array of ``dtype``."""
+    return np.asarray(value, dtype=dtype)
+
+
 class Linear:
     """a = z;  da/dz = 1"""
 
-    def forward(self, z):
-        return z
+    def forward(self, z, out):
+        np.copyto(out, z)
 
-    def backward(self, z, a, grad_a):
-        return grad_a
+    def backward(self, z, a, grad, scratch):
+        pass
 
 
 class Sigmoid:
-    """a = 1/(1+e^−z) = ½(1 + tanh(z/2));  da/dz = a(1 − a)
+    """a = 1/(1+e^−z) = ½ + ½·tanh(z/2);  da/dz = a(1 − a)
 
     The tanh form never overflows, so z = ±1000 gives 0 or 1 without a warning.
     """
 
-    def forward(self, z):
-        a = np.tanh(z * 0.5)
-        a += 1.0
-        a *= 0.5
-        return a
+    def __init__(self, dtype: np.dtype):
+        self.half, self.one = constant(0.5, dtype), constant(1.0, dtype)
 
-    def backward(self, z, a, grad_a):
-        return grad_a * a * (1.0 - a)
+    def forward(self, z, out):
+        np.multiply(z, self.half, out=out)
+        np.tanh(out, out=out)
+        out *= self.half
+        out += self.half
+
+    def backward(self, z, a, grad, scratch):
+        np.subtract(self.one, a, out=scratch)
+        scratch *= a
+        grad *= scratch
 
 
 class Tanh:
     """a = tanh z;  da/dz = 1 − a²"""
 
-    def forward(self, z):
-        return np.tanh(z)
+    def __init__(self, dtype: np.dtype):
+        self.one = constant(1.0, dtype)
 
-    def backward(self, z, a, grad_a):
-        return grad_a * (1.0 - a * a)
+    def forward(self, z, out):
+        np.tanh(z, out=out)
+
+    def backward(self, z, a, grad, scratch):
+        np.multiply(a, a, out=scratch)
+        np.subtract(self.one, scratch, out=scratch)
+        grad *= scratch
 
 
 class ReLU:
     """a = max(z, 0);  da/dz = 1 if z > 0 else 0 (0 at the kink, as in torch and JAX)"""
 
-    def forward(self, z):
-        return np.maximum(z, 0.0)
+    def __init__(self, dtype: np.dtype):
+        self.zero = constant(0.0, dtype)
 
-    def backward(self, z, a, grad_a):
-        return grad_a * (z > 0)
+    def forward(self, z, out):
+        np.maximum(z, self.zero, out=out)
+
+    def backward(self, z, a, grad, scratch):
+        np.copyto(grad, self.zero, where=z <= self.zero)
 
 
 class LeakyReLU:
@@ -64,54 +84,75 @@ class LeakyReLU:
     def __init__(self, negative_slope: float):
         self.slope = float(negative_slope)
 
-    def forward(self, z):
-        return np.where(z > 0, z, z * self.slope)
+    def forward(self, z, out):
+        np.multiply(z, self.slope, out=out)
+        np.copyto(out, z, where=z > 0)
 
-    def backward(self, z, a, grad_a):
-        return np.where(z > 0, grad_a, grad_a * self.slope)
+    def backward(self, z, a, grad, scratch):
+        scratch.fill(self.slope)
+        np.copyto(scratch, 1.0, where=z > 0)
+        grad *= scratch
 
 
 class PReLU:
     """a = z if z > 0 else α_j·z, with one learnable α per unit j.
 
-    da/dz = 1 if z > 0 else α_j;  dL/dα_j = Σ_n [z_nj ≤ 0] · z_nj · grad_a_nj
+    da/dz = 1 if z > 0 else α_j;  dL/dα_j = Σ_n [z_nj ≤ 0] · z_nj · dL/da_nj = Σ_n min(z_nj, 0) · dL/da_nj
 
-    ``alpha`` is the layer's live parameter array (units,), updated in place by the optimizer.
+    ``alpha`` is the layer's live parameter view (units,), updated in place by the optimizer.
     """
 
     def __init__(self, alpha: np.ndarray):
         self.alpha = alpha
 
-    def forward(self, z):
-        return np.where(z > 0, z, z * self.alpha)
+    def forward(self, z, out):
+        np.multiply(z, self.alpha, out=out)
+        np.copyto(out, z, where=z > 0)
 
-    def backward(self, z, a, grad_a):
-        return np.where(z > 0, grad_a, grad_a * self.alpha)
+    def alpha_grad(self, z, grad, scratch, out):
+        """dL/dα into ``out`` (units,); call with ``grad`` still dL/da, before :meth:`backward`."""
+        np.minimum(z, 0.0, out=scratch)
+        scratch *= grad
+        np.sum(scratch, axis=0, out=out)
 
-    def alpha_grad(self, z, grad_a):
-        return np.where(z > 0, 0.0, z * grad_a).sum(axis=0).astype(z.dtype, copy=False)
+    def backward(self, z, a, grad, scratch):
+        np.copyto(scratch, self.alpha)
+        np.copyto(scratch, 1.0, where=z > 0)
+        grad *= scratch
 
 
 class Softmax:
-    """a_c = e^{z_c − max z} / Σ_c' e^{z_c' − max z};  grad_z = a ⊙ (grad_a − Σ_c grad_a_c·a_c)
+    """a_c = e^{z_c − m} / s with m = max_c z_c and s = Σ_c e^{z_c − m};  grad_z = a ⊙ (grad_a − Σ_c grad_a_c·a_c)
 
     With cross_entropy the loss supplies the fused gradient (a − y)/N instead (see :mod:`.losses`).
     """
 
-    def forward(self, z):
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        e /= e.sum(axis=1, keepdims=True)
-        return e
+    def forward(self, z, out):
+        softmax_parts(z, out)
 
-    def backward(self, z, a, grad_a):
-        return a * (grad_a - (grad_a * a).sum(axis=1, keepdims=True))
+    def backward(self, z, a, grad, scratch):
+        np.multiply(grad, a, out=scratch)
+        grad -= scratch.sum(axis=1, keepdims=True)
+        grad *= a
 
 
-def make_activation(layer: LayerSpec, layer_params: dict[str, np.ndarray]):
-    """The activation object for one layer spec; prelu binds the layer's ``alpha`` array."""
+def softmax_parts(z: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Write softmax(z) into ``out``; return the row max m (N, 1) and the row sum s (N, 1) of e^{z − m}."""
+    m = z.max(axis=1, keepdims=True)
+    np.subtract(z, m, out=out)
+    np.exp(out, out=out)
+    s = out.sum(axis=1, keepdims=True)
+    out /= s
+    return m, s
+
+
+def make_activation(layer: LayerSpec, layer_params: dict[str, np.ndarray], dtype: np.dtype):
+    """The activation object for one layer spec; prelu binds the layer's ``alpha`` view."""
     name = layer.activation
     if name == "leaky_relu":
         return LeakyReLU(layer.negative_slope)
     if name == "prelu":
         return PReLU(layer_params["alpha"])
-    return {"linear": Linear, "sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "softmax": Softmax}[name]()
+    if name in ("linear", "softmax"):
+        return {"linear": Linear, "softmax": Softmax}[name]()
+    return {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}[name](dtype)

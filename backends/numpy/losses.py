@@ -1,14 +1,17 @@
-"""Losses computed from the last layer's logits ``z`` (N, k), with their gradient dL/dz.
+"""Losses computed from the last layer's logits ``z`` (N, k), with their gradient.
 
-Each ``value_and_grad(z, a, y)`` returns the mean-reduced loss as a float and a gradient (N, k), where
-``a = activation(z)`` is the cached output and ``y`` the (N, k) targets in the model dtype. A loss with
-``fused = True`` returns dL/dz directly (softmax/sigmoid folded in); otherwise it returns dL/da and the model
-applies the output activation's derivative.
+``value_and_grad(z, a, y, grad, scratch)`` returns the mean-reduced loss as a float and writes a gradient into
+``grad`` (N, k); ``y`` holds the (N, k) targets in the model dtype and ``scratch`` is a spare (N, k) buffer.
+A loss with ``fused = True`` also writes the output activation ``a`` = softmax(z) or sigmoid(z) itself and
+returns dL/dz directly; otherwise ``a`` was already computed, the gradient written is dL/da, and the model applies
+the output activation's derivative.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .activations import softmax_parts
 
 
 class MeanSquaredError:
@@ -16,38 +19,52 @@ class MeanSquaredError:
 
     fused = False
 
-    def value_and_grad(self, z, a, y):
-        diff = a - y
-        return float(np.vdot(diff, diff)) / diff.size, diff * (2.0 / diff.size)
+    def value_and_grad(self, z, a, y, grad, scratch):
+        np.subtract(a, y, out=grad)
+        loss = float(np.vdot(grad, grad)) / grad.size
+        grad *= 2.0 / grad.size
+        return loss
 
 
 class CrossEntropy:
-    """L = −(1/N) Σ_n Σ_c y_nc (z_nc − logsumexp(z_n));  dL/dz = (softmax(z) − y)/N   (a = softmax(z))
+    """L = −(1/N) Σ_n Σ_c y_nc (z_nc − lse_n);  dL/dz = (softmax(z) − y)/N   (a = softmax(z))
 
-    logsumexp(z_n) = m_n + log Σ_c e^{z_nc − m_n} with m_n = max_c z_nc, so ±1e4 logits stay finite.
+    lse_n = m_n + log Σ_c e^{z_nc − m_n} with m_n = max_c z_nc, so ±1e4 logits stay finite.
     """
 
     fused = True
 
-    def value_and_grad(self, z, a, y):
-        m = z.max(axis=1, keepdims=True)
-        log_softmax = z - (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))
+    def value_and_grad(self, z, a, y, grad, scratch):
+        m, s = softmax_parts(z, a)
+        np.log(s, out=s)
+        s += m
+        np.subtract(z, s, out=scratch)
         n = z.shape[0]
-        return -float(np.vdot(y, log_softmax)) / n, (a - y) * (1.0 / n)
+        loss = -float(np.vdot(y, scratch)) / n
+        np.subtract(a, y, out=grad)
+        grad *= 1.0 / n
+        return loss
 
 
 class BinaryCrossEntropy:
     """L = (1/(N·k)) Σ softplus(z) − z·y;  dL/dz = (sigmoid(z) − y)/(N·k)   (a = sigmoid(z))
 
-    softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^−|z|), evaluated stably by ``np.logaddexp(0, z)``.
+    softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^−|z|), evaluated stably by ``np.logaddexp(0, z)``, and
+    sigmoid(z) = e^{z − softplus(z)} reuses it: exact at ±1e4, and accurate to an ulp of z for z ≪ 0.
     """
 
     fused = True
 
-    def value_and_grad(self, z, a, y):
-        elementwise = np.logaddexp(0.0, z)
-        elementwise -= z * y
-        return float(elementwise.sum()) / z.size, (a - y) * (1.0 / z.size)
+    def value_and_grad(self, z, a, y, grad, scratch):
+        np.logaddexp(0.0, z, out=scratch)
+        np.subtract(z, scratch, out=a)
+        np.exp(a, out=a)
+        np.multiply(z, y, out=grad)
+        scratch -= grad
+        loss = float(scratch.sum()) / z.size
+        np.subtract(a, y, out=grad)
+        grad *= 1.0 / z.size
+        return loss
 
 
 LOSSES = {"mse": MeanSquaredError, "cross_entropy": CrossEntropy, "binary_cross_entropy": BinaryCrossEntropy}

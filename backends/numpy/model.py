@@ -1,16 +1,20 @@
 """The NumPy model: forward pass, backward pass by the chain rule, and the optimizer step.
 
 Forward, layer l = 1..L with a_0 = X (N, fan_in):
-    z_l = a_{l−1} @ W_l + b_l          W_l (fan_in, units), b_l (units,)
+    z_l = a_{l−1} @ W_l + b_l = [a_{l−1}, 1] @ [W_l; b_l]      W_l (fan_in, units), b_l (units,)
     a_l = f_l(z_l)
 Backward, from g_L = dL/dz_L given by the loss (fused for softmax/sigmoid outputs):
-    dL/dW_l = a_{l−1}ᵀ @ g_l           dL/db_l = Σ_n g_l
+    d[W_l; b_l] = [a_{l−1}, 1]ᵀ @ g_l                          (dL/dW_l = a_{l−1}ᵀ g_l, dL/db_l = Σ_n g_l)
     g_{l−1} = f'_{l−1}(z_{l−1}) ⊙ (g_l @ W_lᵀ)
 
-Speed (see reports/performance.md): all parameters live in one flat array and all gradients in another, each
-layer's W, b, alpha being views into them, so an optimizer update is a few whole-buffer NumPy calls whatever the
-depth. With plain sgd, large layers fold the update into the weight-gradient GEMM (BLAS ``beta = 1``):
-W ← W − lr·a_{l−1}ᵀ @ g_l, so their gradient is never stored.
+Speed (see reports/performance.md):
+- all parameters live in one flat array and all gradients in another. A layer's W is followed by its b, so the
+  pair is one (fan_in + 1, units) matrix [W; b], and every activation buffer carries a trailing column of ones:
+  one GEMM computes z with its bias, one GEMM computes dW with db;
+- an optimizer update is a fixed handful of whole-buffer calls, whatever the depth;
+- every intermediate lives in a workspace preallocated per batch size, written with ``out=``;
+- with plain sgd, large layers fold the update into the weight-gradient GEMM (BLAS ``beta = 1``):
+  [W; b] ← [W; b] − lr·[a, 1]ᵀ @ g, so their gradient is never stored.
 """
 
 from __future__ import annotations
@@ -29,29 +33,55 @@ from .optimizers import SGD, make_optimizer
 # Layers with at least this many weights fold the sgd update into their GEMM (below it, the separate
 # whole-buffer update is cheaper than the extra BLAS call).
 FUSED_SGD_MIN_WEIGHTS = 65_536
+# Workspaces kept, one per recently used batch size.
+WORKSPACES_KEPT = 4
 
 
 class ParameterBuffers:
-    """One flat array for the parameters and one for the gradients, with per-layer ``{"W", "b"[, "alpha"]}``
-    views into each, in the suite's layout (W is a C-contiguous (fan_in, units) view)."""
+    """One flat array for the parameters and one for the gradients.
+
+    ``values``/``grads`` are per-layer ``{"W", "b"[, "alpha"]}`` views in the suite's layout;
+    ``augmented_values``/``augmented_grads`` are the (fan_in + 1, units) views [W; b] of the same memory.
+    """
 
     def __init__(self, shapes: list[dict[str, tuple[int, ...]]], dtype: np.dtype):
-        sizes = [math.prod(shape) for layer in shapes for shape in layer.values()]
-        self.flat_values = np.zeros(sum(sizes), dtype=dtype)
-        self.flat_grads = np.zeros(sum(sizes), dtype=dtype)
-        self.values, self.grads = self._views(self.flat_values, shapes), self._views(self.flat_grads, shapes)
+        size = sum(math.prod(shape) for layer in shapes for shape in layer.values())
+        self.flat_values, self.flat_grads = np.zeros(size, dtype=dtype), np.zeros(size, dtype=dtype)
+        self.values, self.augmented_values = self._views(self.flat_values, shapes)
+        self.grads, self.augmented_grads = self._views(self.flat_grads, shapes)
 
     @staticmethod
-    def _views(flat: np.ndarray, shapes: list[dict[str, tuple[int, ...]]]) -> Params:
-        views, offset = [], 0
+    def _views(flat: np.ndarray, shapes: list[dict[str, tuple[int, ...]]]) -> tuple[Params, list[np.ndarray]]:
+        views, augmented, offset = [], [], 0
         for layer in shapes:
-            entry = {}
-            for key, shape in layer.items():
-                size = math.prod(shape)
-                entry[key] = flat[offset:offset + size].reshape(shape)
-                offset += size
+            fan_in, units = layer["W"]
+            matrix = flat[offset:offset + (fan_in + 1) * units].reshape(fan_in + 1, units)
+            entry = {"W": matrix[:-1], "b": matrix[-1]}
+            offset += matrix.size
+            if "alpha" in layer:
+                entry["alpha"] = flat[offset:offset + units]
+                offset += units
             views.append(entry)
-        return views
+            augmented.append(matrix)
+        return views, augmented
+
+
+class Workspace:
+    """Every intermediate of one step for batch size N, allocated once.
+
+    ``inputs[l]`` is [a_{l−1}, 1] (N, fan_in + 1), its last column fixed at 1; ``z[l]``, ``grad[l]``, ``scratch[l]``
+    are (N, units) for layer l; ``output`` is a_L.
+    """
+
+    def __init__(self, widths: list[int], n: int, dtype: np.dtype):
+        self.inputs = [np.ones((n, width + 1), dtype=dtype) for width in widths[:-1]]
+        self.z = [np.empty((n, width), dtype=dtype) for width in widths[1:]]
+        self.grad = [np.empty((n, width), dtype=dtype) for width in widths[1:]]
+        self.scratch = [np.empty((n, width), dtype=dtype) for width in widths[1:]]
+        self.output = np.empty((n, widths[-1]), dtype=dtype)
+        # a_l, the output of layer l: a view into the next layer's input, or ``output`` for the last layer.
+        self.activations = [inputs[:, :-1] for inputs in self.inputs[1:]] + [self.output]
+        self.features = self.inputs[0][:, :-1]
 
 
 class Model(BaseModel):
@@ -61,12 +91,14 @@ class Model(BaseModel):
         self.buffers = ParameterBuffers(self.spec.param_shapes(), self.dtype)
         self.params, self.grads = self.buffers.values, self.buffers.grads
         self._write_params(params)
-        self.activations = [make_activation(layer, p) for layer, p in zip(self.spec.layers, self.params)]
+        self.activations = [make_activation(layer, p, self.dtype) for layer, p in zip(self.spec.layers, self.params)]
         self.loss = LOSSES[self.spec.loss]()
         self.optimizer = make_optimizer(self.buffers.flat_values, self.spec.optimizer)
         fusable = isinstance(self.optimizer, SGD)
         self.fused_sgd = [fusable and p["W"].size >= FUSED_SGD_MIN_WEIGHTS for p in self.params]
         self.gemm = blas.sgemm if self.dtype == np.float32 else blas.dgemm
+        self.widths = [self.spec.input_dim, *(layer.units for layer in self.spec.layers)]
+        self.workspaces: dict[int, Workspace] = {}
 
     def _read_params(self) -> Params:
         return self.params
@@ -79,43 +111,51 @@ class Model(BaseModel):
     def to_native(self, array: np.ndarray) -> np.ndarray:
         return array
 
-    def _forward(self, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Pre-activations ``zs`` and activations ``acts`` (acts[0] is X) of every layer."""
-        zs, acts = [], [X]
-        for layer, activation in zip(self.params, self.activations):
-            z = acts[-1] @ layer["W"]
-            z += layer["b"]
-            zs.append(z)
-            acts.append(activation.forward(z))
-        return zs, acts
+    def _workspace(self, n: int) -> Workspace:
+        if n not in self.workspaces:
+            if len(self.workspaces) >= WORKSPACES_KEPT:
+                del self.workspaces[next(iter(self.workspaces))]
+            self.workspaces[n] = Workspace(self.widths, n, self.dtype)
+        return self.workspaces[n]
+
+    def _forward(self, X: np.ndarray, output_activation: bool = True) -> Workspace:
+        """Fill the workspace's z and a for every layer; the last activation only if ``output_activation``."""
+        ws = self._workspace(X.shape[0])
+        np.copyto(ws.features, X)
+        last = len(self.activations) - 1
+        for l, (matrix, activation) in enumerate(zip(self.buffers.augmented_values, self.activations)):
+            np.dot(ws.inputs[l], matrix, out=ws.z[l])
+            if l < last or output_activation:
+                activation.forward(ws.z[l], ws.activations[l])
+        return ws
 
     def _backward(self, X: np.ndarray, y: np.ndarray, sgd_lr: float | None = None) -> float:
         """Forward, loss, then the chain rule from the output down, writing every gradient into ``self.grads``.
 
         With ``sgd_lr`` (and a finite loss) each layer also takes its sgd step as soon as its gradient is known,
-        after g @ Wᵀ has used the old W; layers marked in ``self.fused_sgd`` do W ← W − lr·aᵀg inside the GEMM.
+        after g @ Wᵀ has used the old W; layers marked in ``self.fused_sgd`` do it inside the GEMM.
         """
-        zs, acts = self._forward(X)
-        loss, grad = self.loss.value_and_grad(zs[-1], acts[-1], y)
+        ws = self._forward(X, output_activation=not self.loss.fused)
+        last = len(self.activations) - 1
+        loss = self.loss.value_and_grad(ws.z[last], ws.output, y, ws.grad[last], ws.scratch[last])
         update = sgd_lr is not None and math.isfinite(loss)
-        last = len(self.params) - 1
         for l in range(last, -1, -1):
-            activation, params, grads = self.activations[l], self.params[l], self.grads[l]
-            grad_z = grad if l == last and self.loss.fused else activation.backward(zs[l], acts[l + 1], grad)
-            if isinstance(activation, PReLU):
-                grads["alpha"][...] = activation.alpha_grad(zs[l], grad)
-            np.sum(grad_z, axis=0, out=grads["b"])
+            activation, grad, grads = self.activations[l], ws.grad[l], self.grads[l]
+            if not (l == last and self.loss.fused):
+                if isinstance(activation, PReLU):
+                    activation.alpha_grad(ws.z[l], grad, ws.scratch[l], out=grads["alpha"])
+                activation.backward(ws.z[l], ws.activations[l], grad, ws.scratch[l])
             if l > 0:
-                grad = grad_z @ params["W"].T
+                np.dot(grad, self.params[l]["W"].T, out=ws.grad[l - 1])
+            matrix, matrix_grad = self.buffers.augmented_values[l], self.buffers.augmented_grads[l]
             if update and self.fused_sgd[l]:
-                self.gemm(-sgd_lr, grad_z.T, acts[l].T, beta=1.0, c=params["W"].T, trans_b=True, overwrite_c=True)
-            else:
-                np.matmul(acts[l].T, grad_z, out=grads["W"])
-                if update:
-                    params["W"] -= sgd_lr * grads["W"]
+                self.gemm(-sgd_lr, grad.T, ws.inputs[l].T, beta=1.0, c=matrix.T, trans_b=True, overwrite_c=True)
+                continue
+            np.dot(ws.inputs[l].T, grad, out=matrix_grad)
             if update:
-                for key in ("b", "alpha") if "alpha" in params else ("b",):
-                    params[key] -= sgd_lr * grads[key]
+                matrix -= sgd_lr * matrix_grad
+                if "alpha" in grads:
+                    self.params[l]["alpha"] -= sgd_lr * grads["alpha"]
         return loss
 
     def _loss_and_grads(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
@@ -131,4 +171,4 @@ class Model(BaseModel):
         return loss
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
-        return self._forward(X)[1][-1]
+        return self._forward(X).output.copy()

@@ -20,9 +20,10 @@ class SGD:
 
     def __init__(self, params: np.ndarray, config: OptimizerSpec):
         self.params, self.lr = params, float(config.lr)
+        self.lr_constant = np.asarray(self.lr, dtype=params.dtype)
 
     def step(self, grads: np.ndarray) -> None:
-        grads *= self.lr
+        grads *= self.lr_constant
         self.params -= grads
 
 
