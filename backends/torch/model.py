@@ -101,7 +101,8 @@ class Model(BaseModel):
                     p.copy_(torch.from_numpy(new[key].T if key == "W" else new[key]))
 
     def to_native(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(array)
+        """A tensor sharing ``array``'s memory; a read-only array is copied (torch warns on those, never writes)."""
+        return torch.from_numpy(array if array.flags.writeable else array.copy())
 
     def _loss_and_grads(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Params]:
         loss = self.objective(X, y)
