@@ -136,7 +136,7 @@ class Model(ABC):
         history: dict[str, list[float]] = {"loss": []}
         for epoch in range(1, epochs + 1):
             order = rng.permutation(X.shape[0])
-            snapshot = self._read_params()
+            snapshot = self.get_params()
             total = 0.0
             for step, start in enumerate(range(0, X.shape[0], batch_size), start=1):
                 index = order[start:start + batch_size]
