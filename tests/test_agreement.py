@@ -25,13 +25,21 @@ def assert_agree(table):
     assert len(table) > 1
 
 
-def kink_free_batch(spec, rng, n=16):
-    """A batch whose relu-family pre-activations stay clear of 0 (where one-sided derivatives differ)."""
-    model = backprop.build(spec, backend="numpy", dtype="float64", seed=0)
+KINKED = ("relu", "leaky_relu", "prelu")
+
+
+def kink_free_batch(spec, rng, n=16, seed=0):
+    """A batch whose relu-family pre-activations are exactly 0 or clear of it.
+
+    Exact zeros are fine (every backend takes the derivative at 0 from the left); a tiny nonzero z could land on
+    either side of 0 after a different summation order, and the backends would then rightly disagree.
+    """
+    model = backprop.build(spec, backend="numpy", dtype="float64", seed=seed)
     for _ in range(50):
         X, y = batch_for(spec, n, rng)
         zs = model._forward(np.asarray(X, dtype=np.float64)).z
-        if all(np.min(np.abs(z)) > 1e-6 for z in zs):
+        if all(np.all((z == 0) | (np.abs(z) > 1e-6)) for z, layer in zip(zs, spec["layers"])
+               if layer["activation"] in KINKED):
             return X, y
     raise AssertionError("no kink-free batch found")
 
@@ -42,7 +50,7 @@ def kink_free_batch(spec, rng, n=16):
 @pytest.mark.parametrize("hidden, options", HIDDEN_ACTIVATIONS)
 def test_gradients_agree_with_numpy(hidden, options, output, loss, dtype, backend, rng):
     spec = mlp([5, 7, 6, 3], hidden, output, loss, **options)
-    X, y = kink_free_batch(spec, rng)
+    X, y = kink_free_batch(spec, rng, seed=2)
     assert_agree(gradient_agreement(spec, X, y, dtype=dtype, seed=2, backends=[backend]))
 
 
@@ -98,7 +106,7 @@ def random_specs(draw):
 
 def check_random_spec(spec, seed, backend):
     rng = np.random.default_rng(seed)
-    X, y = kink_free_batch(spec, rng, n=8)
+    X, y = kink_free_batch(spec, rng, n=8, seed=seed)
     assert_agree(gradient_agreement(spec, X, y, dtype="float64", seed=seed, backends=[backend]))
 
 
