@@ -1,5 +1,7 @@
 """Losses computed from the last layer's logits ``z`` (N, k), with their gradient.
 
+Sums are ``ndarray.sum`` rather than BLAS dot products, so a step only ever calls BLAS for its GEMMs.
+
 ``value_and_grad(z, a, y, grad, scratch)`` returns the mean-reduced loss as a float and writes a gradient into
 ``grad`` (N, k); ``y`` holds the (N, k) targets in the model dtype and ``scratch`` is a spare (N, k) buffer.
 A loss with ``fused = True`` also writes the output activation ``a`` = softmax(z) or sigmoid(z) itself and
@@ -21,7 +23,8 @@ class MeanSquaredError:
 
     def value_and_grad(self, z, a, y, grad, scratch):
         np.subtract(a, y, out=grad)
-        loss = float(np.vdot(grad, grad)) / grad.size
+        np.multiply(grad, grad, out=scratch)
+        loss = float(scratch.sum()) / grad.size
         grad *= 2.0 / grad.size
         return loss
 
@@ -39,8 +42,9 @@ class CrossEntropy:
         np.log(s, out=s)
         s += m
         np.subtract(z, s, out=scratch)
+        scratch *= y
         n = z.shape[0]
-        loss = -float(np.vdot(y, scratch)) / n
+        loss = -float(scratch.sum()) / n
         np.subtract(a, y, out=grad)
         grad *= 1.0 / n
         return loss

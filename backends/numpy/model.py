@@ -14,7 +14,9 @@ Speed (see reports/performance.md):
 - an optimizer update is a fixed handful of whole-buffer calls, whatever the depth;
 - every intermediate lives in a workspace preallocated per batch size, written with ``out=``;
 - with plain sgd, large layers fold the update into the weight-gradient GEMM (BLAS ``beta = 1``):
-  [W; b] ← [W; b] − lr·[a, 1]ᵀ @ g, so their gradient is never stored.
+  [W; b] ← [W; b] − lr·[a, 1]ᵀ @ g, so their gradient is never stored. Such a model sends every GEMM through
+  SciPy's BLAS (:func:`scipy_gemm`): two BLAS thread pools busy-waiting against each other would cost more than
+  the fusion saves.
 """
 
 from __future__ import annotations
@@ -35,6 +37,26 @@ from .optimizers import SGD, make_optimizer
 FUSED_SGD_MIN_WEIGHTS = 65_536
 # Workspaces kept, one per recently used batch size.
 WORKSPACES_KEPT = 4
+
+
+def numpy_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out ← a @ b with NumPy's BLAS (``np.dot`` has the least per-call overhead for tiny arrays)."""
+    np.dot(a, b, out=out)
+
+
+def scipy_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> None:
+    """out ← alpha·a @ b + beta·out in place with SciPy's BLAS, for a C-contiguous ``out``.
+
+    BLAS is column-major: the C-ordered ``out`` is the Fortran array outᵀ = alpha·bᵀ @ aᵀ + beta·outᵀ. Each operand
+    is passed as a Fortran view of itself or of its transpose (with the transpose flag), so nothing is copied.
+    """
+    gemm = blas.sgemm if out.dtype == np.float32 else blas.dgemm
+    (x, trans_x), (y, trans_y) = _fortran(b.T), _fortran(a.T)
+    gemm(alpha, x, y, beta=beta, c=out.T, trans_a=trans_x, trans_b=trans_y, overwrite_c=True)
+
+
+def _fortran(matrix: np.ndarray) -> tuple[np.ndarray, int]:
+    return (matrix, 0) if matrix.flags.f_contiguous else (matrix.T, 1)
 
 
 class ParameterBuffers:
@@ -96,7 +118,7 @@ class Model(BaseModel):
         self.optimizer = make_optimizer(self.buffers.flat_values, self.spec.optimizer)
         fusable = isinstance(self.optimizer, SGD)
         self.fused_sgd = [fusable and p["W"].size >= FUSED_SGD_MIN_WEIGHTS for p in self.params]
-        self.gemm = blas.sgemm if self.dtype == np.float32 else blas.dgemm
+        self.gemm = scipy_gemm if any(self.fused_sgd) else numpy_gemm
         self.widths = [self.spec.input_dim, *(layer.units for layer in self.spec.layers)]
         self.workspaces: dict[int, Workspace] = {}
 
@@ -124,7 +146,7 @@ class Model(BaseModel):
         np.copyto(ws.features, X)
         last = len(self.activations) - 1
         for l, (matrix, activation) in enumerate(zip(self.buffers.augmented_values, self.activations)):
-            np.dot(ws.inputs[l], matrix, out=ws.z[l])
+            self.gemm(ws.inputs[l], matrix, ws.z[l])
             if l < last or output_activation:
                 activation.forward(ws.z[l], ws.activations[l])
         return ws
@@ -146,12 +168,12 @@ class Model(BaseModel):
                     activation.alpha_grad(ws.z[l], grad, ws.scratch[l], out=grads["alpha"])
                 activation.backward(ws.z[l], ws.activations[l], grad, ws.scratch[l])
             if l > 0:
-                np.dot(grad, self.params[l]["W"].T, out=ws.grad[l - 1])
+                self.gemm(grad, self.params[l]["W"].T, ws.grad[l - 1])
             matrix, matrix_grad = self.buffers.augmented_values[l], self.buffers.augmented_grads[l]
             if update and self.fused_sgd[l]:
-                self.gemm(-sgd_lr, grad.T, ws.inputs[l].T, beta=1.0, c=matrix.T, trans_b=True, overwrite_c=True)
+                scipy_gemm(ws.inputs[l].T, grad, matrix, alpha=-sgd_lr, beta=1.0)
                 continue
-            np.dot(ws.inputs[l].T, grad, out=matrix_grad)
+            self.gemm(ws.inputs[l].T, grad, matrix_grad)
             if update:
                 matrix -= sgd_lr * matrix_grad
                 if "alpha" in grads:

@@ -47,9 +47,12 @@ class Momentum:
 
 
 class Adam:
-    """m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  p ← p − lr·m̂/(√v̂ + ε)
+    """m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  p ← p − lr·m̂/(√v̂ + ε),  m̂ = m/(1−β1^t), v̂ = v/(1−β2^t)
 
-    with m̂ = m/(1−β1^t), v̂ = v/(1−β2^t), computed as p ← p − (lr/(1−β1^t))·m / (√v/√(1−β2^t) + ε).
+    Stored as the rescaled moments m' = m/(1−β1) and v' = v/(1−β2), which saves three passes over the buffers:
+        m' ← β1·m' + g;   v' ← β2·v' + g²
+        p ← p − [lr·(1−β1)/((1−β1^t)·k)] · m' / (√v' + ε/k),   k = √((1−β2)/(1−β2^t))
+    which is the formula above exactly, since m̂ = (1−β1)·m'/(1−β1^t) and √v̂ = k·√v'.
     """
 
     def __init__(self, params: np.ndarray, config: OptimizerSpec):
@@ -61,19 +64,17 @@ class Adam:
 
     def step(self, grads: np.ndarray) -> None:
         self.t += 1
+        k = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2 ** self.t))
         m, v, scratch = self.m, self.v, self.scratch
-        np.multiply(grads, grads, out=scratch)
-        scratch *= 1.0 - self.beta2
-        v *= self.beta2
-        v += scratch
-        grads *= 1.0 - self.beta1
         m *= self.beta1
         m += grads
+        grads *= grads
+        v *= self.beta2
+        v += grads
         np.sqrt(v, out=scratch)
-        scratch *= 1.0 / math.sqrt(1.0 - self.beta2 ** self.t)
-        scratch += self.eps
+        scratch += self.eps / k
         np.divide(m, scratch, out=scratch)
-        scratch *= self.lr / (1.0 - self.beta1 ** self.t)
+        scratch *= self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1 ** self.t) * k)
         self.params -= scratch
 
 
