@@ -19,7 +19,8 @@ from .registry import available_backends, build
 from .spec import NetworkSpec, as_spec
 from .tolerances import TOLERANCES, Tolerance, compare
 
-COLUMNS = ["pair", "layer", "param", "max_abs_diff", "max_rel_err", "norm_ratio", "rtol", "atol", "passed"]
+COLUMNS = ["pair", "layer", "param", "max_abs_diff", "max_rel_err", "norm_ratio", "tolerance_used", "rtol", "atol",
+           "passed"]
 
 
 def _backends(backends: Iterable[str] | None, reference: str) -> list[str]:
@@ -37,7 +38,7 @@ def _rows(pair: str, got: Sequence[dict], expected: Sequence[dict], loss: tuple[
         result = compare(a, b, tolerance)
         rows.append({"pair": pair, "layer": layer, "param": param, "max_abs_diff": result.max_abs_diff,
                      "max_rel_err": result.max_rel_err, "norm_ratio": result.norm_ratio,
-                     "rtol": tolerance.rtol, "atol": tolerance.atol, "passed": result.passed})
+                     "tolerance_used": result.tolerance_used, "rtol": tolerance.rtol, "atol": tolerance.atol, "passed": result.passed})
     return rows
 
 

@@ -34,6 +34,7 @@ class Comparison:
     max_abs_diff: float
     max_rel_err: float
     norm_ratio: float
+    tolerance_used: float  # max |a − b| / (atol·s + rtol·|b|): ≤ 1 passes
     passed: bool
 
 
@@ -48,5 +49,6 @@ def compare(a: np.ndarray, b: np.ndarray, tolerance: Tolerance) -> Comparison:
         max_abs_diff=float(np.max(diff, initial=0.0)),
         max_rel_err=float(np.max(diff / (np.abs(b64) + np.finfo(np.float64).tiny), initial=0.0)),
         norm_ratio=float(np.linalg.norm(a64 - b64) / norm_b) if norm_b > 0 else float(np.linalg.norm(a64 - b64)),
+        tolerance_used=float(np.max(diff / bound, initial=0.0)),
         passed=bool(np.all(diff <= bound)) and a64.shape == b64.shape,
     )
