@@ -117,7 +117,7 @@ def step_sections(steps: pd.DataFrame) -> tuple[list[str], str]:
         sections += [f"## Train-step time, {threads} thread(s): median ms per step (ratio to the fastest)\n",
                      _md(pivot), "",
                      f"### Throughput, {threads} thread(s): % of the {threads}-thread GEMM peak\n",
-                     _md(plain_pivot(rows, "pct_of_peak", "model", lambda v: f"{v:.2g} %")), ""]
+                     _md(plain_pivot(rows, "pct_of_peak", "model", lambda v: f"{v:.3g} %" if v < 10 else f"{v:.0f} %")), ""]
     top = models[models["threads"] == models["threads"].max()] if not models.empty else models
     sections += ["## Compile / first-call time (s) and warm-up (s for the next check steps)\n",
                  _md(plain_pivot(top, "compile_s", "model", lambda v: f"{v:.3g}")), "",
