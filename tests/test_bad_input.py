@@ -166,6 +166,7 @@ def test_unknown_and_uninstalled_backends_are_rejected():
         backprop.build(REGRESSION, dtype="float16")
 
 
+@pytest.mark.bad_input
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_invalid_batches_raise_suite_errors(data, backend):

@@ -10,12 +10,14 @@ from backprop import BackendError
 from backprop.registry import BackendInfo, register_backend, BACKENDS
 
 
+@pytest.mark.bad_input
 def test_unknown_backend_lists_known_names():
     with pytest.raises(BackendError) as error:
         backprop.build({"input_dim": 1, "layers": [{"units": 1}]}, backend="mxnet")
     assert all(name in str(error.value) for name in ("numpy", "torch", "tensorflow", "jax"))
 
 
+@pytest.mark.bad_input
 def test_uninstalled_backend_names_the_extra():
     register_backend(BackendInfo("ghost", "backends.ghost", ("no_such_framework_xyz",), "ghost"))
     try:
