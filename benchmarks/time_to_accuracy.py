@@ -63,6 +63,11 @@ def train_to_accuracy(prepare: Callable[[np.ndarray, np.ndarray], tuple[Any, Any
         if accuracy >= TARGET_ACCURACY:
             reached = epoch
             break
+    return summary(compile_s, clock, reached, epoch_times, curve)
+
+
+def summary(compile_s: float, clock: float, reached: int | None, epoch_times: list[float], curve: list[dict]) -> dict:
+    """The time-to-accuracy row: seconds and epochs to the target (NaN/None if never reached), steady epoch time."""
     return {"compile_s": compile_s, "tta_s": clock if reached else float("nan"), "tta_epochs": reached,
             "epochs_run": len(curve), "epoch_s": steady_epoch_s(epoch_times), "final_loss": curve[-1]["loss"],
             "test_accuracy": curve[-1]["test_accuracy"], "curve": curve}
@@ -92,6 +97,4 @@ def sklearn_to_accuracy(spec, dtype: str, batch_size: int, max_epochs: int) -> d
         if accuracy >= TARGET_ACCURACY:
             reached = epoch
             break
-    return {"compile_s": compile_s, "tta_s": clock if reached else float("nan"), "tta_epochs": reached,
-            "epochs_run": len(curve), "epoch_s": steady_epoch_s(epoch_times), "final_loss": curve[-1]["loss"],
-            "test_accuracy": curve[-1]["test_accuracy"], "curve": curve}
+    return summary(compile_s, clock, reached, epoch_times, curve)
