@@ -134,6 +134,13 @@ class Model(ABC):
         y = check_targets(y, self.spec, X.shape[0], self.dtype)
         rng = np.random.default_rng(seed)
         history: dict[str, list[float]] = {"loss": []}
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._fit_epochs(X, y, epochs, batch_size, rng, history, progress)
+        return history
+
+    def _fit_epochs(self, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, rng: np.random.Generator,
+                    history: dict[str, list[float]], progress) -> None:
+        """The epoch loop of :meth:`fit`; overflow is reported as a :class:`DivergenceError`, not a warning."""
         for epoch in range(1, epochs + 1):
             order = rng.permutation(X.shape[0])
             snapshot = self.get_params()
@@ -153,7 +160,6 @@ class Model(ABC):
                 history.setdefault(key, []).append(value)
             if progress is not None:
                 progress(epoch, record)
-        return history
 
     def _restore_finite(self, snapshot: Params) -> None:
         """Keep the current parameters if finite (the diverging step was not applied), else the epoch's start."""

@@ -1,5 +1,7 @@
 """Numerical extremes stay finite and agree across backends; divergence stops ``fit`` cleanly."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -44,7 +46,8 @@ def test_divergence_stops_fit_with_epoch_and_step(backend):
     model = backprop.build(spec, backend=backend, dtype="float32", seed=0)
     X = np.linspace(-10, 10, 30).reshape(10, 3)
     y = X.sum(axis=1, keepdims=True)
-    with pytest.raises(DivergenceError, match=r"non-finite loss .* at epoch \d+, step \d+"):
+    with warnings.catch_warnings(), pytest.raises(DivergenceError, match=r"non-finite loss .* at epoch \d+, step \d+"):
+        warnings.simplefilter("error", RuntimeWarning)
         model.fit(X, y, epochs=50, batch_size=5)
     params = model.get_params()
     assert all(np.all(np.isfinite(value)) for layer in params for value in layer.values())
