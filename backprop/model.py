@@ -88,10 +88,14 @@ class Model(ABC):
         """Copy ``params`` in after checking structure, shapes, dtype and finiteness (optimizer state is kept)."""
         self._write_params(check_params(params, self.spec, self.dtype))
 
+    def _checked(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The batch validated and converted to the model dtype (targets as (N, k); labels one-hot)."""
+        X = check_features(X, self.spec, self.dtype)
+        return X, check_targets(y, self.spec, X.shape[0], self.dtype)
+
     def prepare_batch(self, X: Any, y: Any) -> tuple[Any, Any]:
         """Validate a batch and convert it to native tensors, ready for the hooks."""
-        X = check_features(X, self.spec, self.dtype)
-        y = check_targets(y, self.spec, X.shape[0], self.dtype)
+        X, y = self._checked(X, y)
         return self.to_native(X), self.to_native(y)
 
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
@@ -109,11 +113,11 @@ class Model(ABC):
 
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """``{"loss": ...}`` plus ``"accuracy"`` for classification losses."""
-        Xn, yn = self.prepare_batch(X, y)
-        result = {"loss": float(self._loss_and_grads(Xn, yn)[0])}
+        X, y = self._checked(X, y)
+        Xn = self.to_native(X)
+        result = {"loss": float(self._loss_and_grads(Xn, self.to_native(y))[0])}
         if self.is_classifier:
-            result["accuracy"] = accuracy(self._predict(Xn), check_targets(y, self.spec, len(X), self.dtype),
-                                          self.spec.loss)
+            result["accuracy"] = accuracy(self._predict(Xn), y, self.spec.loss)
         return result
 
     @property
@@ -130,8 +134,7 @@ class Model(ABC):
         parameters are then left at their last finite values.
         """
         epochs, batch_size, seed = check_fit_args(epochs, batch_size, seed)
-        X = check_features(X, self.spec, self.dtype)
-        y = check_targets(y, self.spec, X.shape[0], self.dtype)
+        X, y = self._checked(X, y)
         rng = np.random.default_rng(seed)
         history: dict[str, list[float]] = {"loss": []}
         with np.errstate(over="ignore", invalid="ignore"):
