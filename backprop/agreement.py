@@ -19,6 +19,12 @@ from .registry import available_backends, build
 from .spec import NetworkSpec, as_spec
 from .tolerances import TOLERANCES, Tolerance, compare
 
+# Every hidden activation (leaky_relu with a slope no framework defaults to) and every output/loss pairing.
+HIDDEN_ACTIVATIONS = [("linear", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}),
+                      ("leaky_relu", {"negative_slope": 0.2}), ("prelu", {})]
+OUTPUT_LOSSES = [("linear", "mse"), ("sigmoid", "mse"), ("tanh", "mse"), ("relu", "mse"),
+                 ("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy")]
+
 COLUMNS = ["pair", "layer", "param", "max_abs_diff", "max_rel_err", "norm_ratio", "tolerance_used", "rtol", "atol",
            "passed"]
 

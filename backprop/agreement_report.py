@@ -18,42 +18,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .agreement import gradient_agreement, run_trajectory, batch_schedule, trajectory_agreement
+from .agreement import (HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_schedule, gradient_agreement, run_trajectory,
+                        trajectory_agreement)
+from .datasets import random_batch
 from .presets import get_preset
 from .registry import available_backends
-from .spec import as_spec
+from .spec import as_spec, mlp_spec
 from .tolerances import compare, TOLERANCES
 
-HIDDEN = [("linear", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}), ("leaky_relu", {"negative_slope": 0.2}),
-          ("prelu", {})]
-OUTPUTS = [("linear", "mse"), ("sigmoid", "mse"), ("tanh", "mse"), ("softmax", "cross_entropy"),
-           ("sigmoid", "binary_cross_entropy")]
 OPTIMIZERS = {"sgd": {"name": "sgd", "lr": 0.05}, "momentum": {"name": "momentum", "lr": 0.02},
               "nesterov": {"name": "momentum", "lr": 0.02, "nesterov": True}, "adam": {"name": "adam", "lr": 0.005}}
 
 
-def _spec(hidden: str, options: dict, output: str, loss: str, optimizer: dict | None = None) -> dict:
-    return {"input_dim": 5, "layers": [{"units": 8, "activation": hidden, **options},
-                                       {"units": 6, "activation": hidden, **options},
-                                       {"units": 3, "activation": output}],
-            "loss": loss, "optimizer": optimizer or {"name": "sgd"}}
+def _network(hidden: str, options: dict, output: str, loss: str, optimizer: dict | None = None) -> dict:
+    """The report's 5 → 8 → 6 → 3 network."""
+    return mlp_spec([5, 8, 6, 3], hidden, output, loss, optimizer or {"name": "sgd"}, **options)
 
 
-def _batch(loss: str, n: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 5))
-    if loss == "cross_entropy":
-        return X, rng.integers(0, 3, n)
-    return X, (rng.uniform(size=(n, 3)) if loss == "binary_cross_entropy" else rng.normal(size=(n, 3)))
+def _batch(spec: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return random_batch(spec, n, np.random.default_rng(0))
 
 
 def gradient_matrix(dtype: str, backends: list[str]) -> pd.DataFrame:
     """Fraction of the tolerance used, max |a−b| / (atol·s + rtol·|b|) (≤ 1 passes), per activation × loss × backend."""
     rows = []
-    for hidden, options in HIDDEN:
-        for output, loss in OUTPUTS:
-            X, y = _batch(loss)
-            table = gradient_agreement(_spec(hidden, options, output, loss), X, y, dtype, 0, backends)
+    for hidden, options in HIDDEN_ACTIVATIONS:
+        for output, loss in OUTPUT_LOSSES:
+            spec = _network(hidden, options, output, loss)
+            X, y = _batch(spec, 32)
+            table = gradient_agreement(spec, X, y, dtype, 0, backends)
             row = {"hidden": hidden, "output / loss": f"{output} / {loss}"}
             for pair, group in table.groupby("pair", sort=False):
                 row[pair.split(" ")[0]] = f"{group['tolerance_used'].max():.1e} {'✓' if group['passed'].all() else '✗'}"
@@ -63,9 +56,9 @@ def gradient_matrix(dtype: str, backends: list[str]) -> pd.DataFrame:
 
 def trajectory_table(dtype: str, backends: list[str], steps: int = 100) -> pd.DataFrame:
     rows = []
-    X, y = _batch("cross_entropy", n=64)
+    X, y = _batch(_network("tanh", {}, "softmax", "cross_entropy"), 64)
     for label, optimizer in OPTIMIZERS.items():
-        table = trajectory_agreement(_spec("tanh", {}, "softmax", "cross_entropy", optimizer), X, y, steps, 16,
+        table = trajectory_agreement(_network("tanh", {}, "softmax", "cross_entropy", optimizer), X, y, steps, 16,
                                      dtype, 0, backends)
         for pair, group in table.groupby("pair", sort=False):
             params = group[group["param"] != "loss"]
@@ -79,12 +72,12 @@ def trajectory_table(dtype: str, backends: list[str], steps: int = 100) -> pd.Da
 
 def native_drift(backends: list[str], steps: int = 200) -> pd.DataFrame:
     """Final-parameter differences after ``steps`` steps with each framework's native default optimizer."""
-    X, y = _batch("cross_entropy", n=64)
+    X, y = _batch(_network("tanh", {}, "softmax", "cross_entropy"), 64)
     schedule = batch_schedule(len(X), 16, steps, 0)
     tolerance = TOLERANCES[("trajectory", "float64")]
     rows = []
     for label, optimizer in (("adam", {"name": "adam", "lr": 0.005}), ("momentum", {"name": "momentum", "lr": 0.02})):
-        spec = as_spec(_spec("tanh", {}, "softmax", "cross_entropy", {**optimizer, "native": True}))
+        spec = as_spec(_network("tanh", {}, "softmax", "cross_entropy", {**optimizer, "native": True}))
         finals = {name: run_trajectory(spec, name, X, y, schedule, "float64", 0)[1] for name in backends}
         for a, b in combinations(finals, 2):
             flat_a = np.concatenate([v.ravel() for layer in finals[a] for v in layer.values()])

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .spec import NetworkSpec, as_spec
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -55,3 +57,16 @@ def digits(seed: int = 0) -> Dataset:
 
     data = load_digits()
     return _split(data.data / 16.0, data.target, 0.25, seed)
+
+
+def random_batch(spec: NetworkSpec | dict, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """X ~ N(0, 1) (n, input_dim) and valid targets for the spec's loss, drawn in that order from ``rng``:
+    class labels (n,) for cross_entropy, U(0, 1) soft targets for binary_cross_entropy, N(0, 1) for mse."""
+    spec = as_spec(spec)
+    X = rng.normal(size=(n, spec.input_dim))
+    k = spec.output_dim
+    if spec.loss == "cross_entropy":
+        return X, rng.integers(0, k, n)
+    if spec.loss == "binary_cross_entropy":
+        return X, rng.uniform(0.0, 1.0, (n, k))
+    return X, rng.normal(size=(n, k))

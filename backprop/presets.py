@@ -15,7 +15,7 @@ import numpy as np
 from . import datasets
 from .model import Model
 from .registry import build
-from .spec import NetworkSpec, as_spec
+from .spec import NetworkSpec, as_spec, mlp_spec
 
 
 @dataclass(frozen=True)
@@ -70,34 +70,27 @@ def _test_accuracy(minimum: float) -> Callable[[Model, datasets.Dataset], Outcom
     return judge
 
 
-def _mlp(widths: list[int], hidden: str, output: str, loss: str, optimizer: dict, init: str = "glorot_uniform"):
-    return {"input_dim": widths[0],
-            "layers": [{"units": w, "activation": hidden} for w in widths[1:-1]]
-            + [{"units": widths[-1], "activation": output}],
-            "loss": loss, "optimizer": optimizer, "init": init}
-
-
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     Preset("xor-mse", "XOR 2-2-1, sigmoid, mse, sgd lr 0.8, 2000 full-batch epochs, uniform(±0.5) init",
-           _mlp([2, 2, 1], "sigmoid", "sigmoid", "mse", {"name": "sgd", "lr": 0.8}, "uniform"),
+           mlp_spec([2, 2, 1], "sigmoid", "sigmoid", "mse", {"name": "sgd", "lr": 0.8}, "uniform"),
            datasets.xor, epochs=2000, batch_size=4, seed=4,
            goal="all four outputs on the right side of 0.5 and mse < 0.02 (seed 4: this net stalls at 0.25 "
                 "from seeds 0, 5, 6, 7)",
            judge=_all_correct(0.02)),
     Preset("xor-bce", "XOR 2-4-1, sigmoid, binary_cross_entropy, sgd lr 0.1, 10000 full-batch steps",
-           _mlp([2, 4, 1], "sigmoid", "sigmoid", "binary_cross_entropy", {"name": "sgd", "lr": 0.1}, "uniform"),
+           mlp_spec([2, 4, 1], "sigmoid", "sigmoid", "binary_cross_entropy", {"name": "sgd", "lr": 0.1}, "uniform"),
            datasets.xor, epochs=10000, batch_size=4, seed=0,
            goal="all four outputs on the right side of 0.5 and loss < 0.1", judge=_all_correct(0.1)),
     Preset("linear", "y = 2x + 3 on x = 1..5: one linear unit, mse, sgd lr 0.05, 1000 full-batch epochs",
-           _mlp([1, 1], "linear", "linear", "mse", {"name": "sgd", "lr": 0.05}),
+           mlp_spec([1, 1], "linear", "linear", "mse", {"name": "sgd", "lr": 0.05}),
            datasets.line, epochs=1000, batch_size=5, seed=0,
            goal="slope within 0.01 of 2 and intercept within 0.03 of 3", judge=_recovers_line),
     Preset("classifier", "10 → 64 relu → 10 softmax, adam, cross_entropy, seeded Gaussian classes",
-           _mlp([10, 64, 10], "relu", "softmax", "cross_entropy", {"name": "adam", "lr": 1e-3}),
+           mlp_spec([10, 64, 10], "relu", "softmax", "cross_entropy", {"name": "adam", "lr": 1e-3}),
            datasets.gaussian_classes, epochs=20, batch_size=32, seed=0,
            goal="test accuracy ≥ 0.90", judge=_test_accuracy(0.90)),
     Preset("digits", "scikit-learn digits: 64 → 128 relu → 10 softmax, adam, cross_entropy, batch 32",
-           _mlp([64, 128, 10], "relu", "softmax", "cross_entropy", {"name": "adam", "lr": 1e-3}),
+           mlp_spec([64, 128, 10], "relu", "softmax", "cross_entropy", {"name": "adam", "lr": 1e-3}),
            datasets.digits, epochs=30, batch_size=32, seed=0,
            goal="test accuracy ≥ 0.95", judge=_test_accuracy(0.95)),
 )}

@@ -276,6 +276,19 @@ class NetworkSpec:
         return cls.from_dict(data)
 
 
+def mlp_spec(widths: list[int], hidden: str = "relu", output: str = "linear", loss: str = "mse",
+             optimizer: dict | str = "sgd", init: str = "glorot_uniform", **hidden_options: Any) -> dict:
+    """A spec dict for a dense network: ``widths`` = [input_dim, hidden units..., output units].
+
+    Every hidden layer gets activation ``hidden`` with ``hidden_options`` (e.g. ``negative_slope``); the last layer
+    gets ``output``. The dict is validated when it is built into a :class:`NetworkSpec`.
+    """
+    return {"input_dim": widths[0],
+            "layers": [{"units": w, "activation": hidden, **hidden_options} for w in widths[1:-1]]
+            + [{"units": widths[-1], "activation": output}],
+            "loss": loss, "optimizer": optimizer, "init": init}
+
+
 def _as_layer(layer: LayerSpec | Mapping, where: str) -> LayerSpec:
     if isinstance(layer, LayerSpec):
         return layer.validated(where)

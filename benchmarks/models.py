@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backprop.errors import SpecError
-from backprop.spec import ACTIVATIONS, LOSSES, OPTIMIZERS, as_spec
+from backprop.spec import ACTIVATIONS, LOSSES, OPTIMIZERS, as_spec, mlp_spec
 
 OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "linear"}
 
@@ -46,13 +46,10 @@ class BenchModel:
         return max(self.widths[1:-1] or self.widths[-1:])
 
 
-def mlp_spec(widths: list[int], hidden: str = "relu", loss: str | None = None, optimizer: str = "adam") -> dict:
-    """A dense network spec from layer widths ``[input_dim, hidden..., output]``."""
+def dense_spec(widths: list[int], hidden: str = "relu", loss: str | None = None, optimizer: str = "adam") -> dict:
+    """A dense network spec from layer widths ``[input_dim, hidden..., output]``, its output layer set by the loss."""
     loss = loss or ("cross_entropy" if widths[-1] >= 2 else "binary_cross_entropy")
-    return {"input_dim": widths[0],
-            "layers": [{"units": w, "activation": hidden} for w in widths[1:-1]]
-            + [{"units": widths[-1], "activation": OUTPUT_ACTIVATION[loss]}],
-            "loss": loss, "optimizer": {"name": optimizer}}
+    return mlp_spec(widths, hidden, OUTPUT_ACTIVATION[loss], loss, {"name": optimizer})
 
 
 def _preset_spec(name: str) -> dict:
@@ -66,8 +63,8 @@ def named_models() -> dict[str, BenchModel]:
         BenchModel("xor", _preset_spec("xor-bce"), 4),
         BenchModel("classifier", _preset_spec("classifier"), 32),
         BenchModel("digits", _preset_spec("digits"), 128),
-        BenchModel("mnist", mlp_spec([784, 256, 256, 10]), 128),
-        BenchModel("wide", {**mlp_spec([1024, 4096, 4096, 1024], loss="mse"), "optimizer": {"name": "sgd"}}, 256),
+        BenchModel("mnist", dense_spec([784, 256, 256, 10]), 128),
+        BenchModel("wide", {**dense_spec([1024, 4096, 4096, 1024], loss="mse"), "optimizer": {"name": "sgd"}}, 256),
     )}
 
 
@@ -88,7 +85,7 @@ def parse_mlp(text: str) -> BenchModel:
                                  (optimizer, OPTIMIZERS, "optimizer")):
         if value is not None and value not in allowed:
             raise SpecError(f"model: {what} must be one of {', '.join(allowed)}; got {value!r} in {text!r}")
-    spec = mlp_spec(widths, hidden or "relu", loss, optimizer or "adam")
+    spec = dense_spec(widths, hidden or "relu", loss, optimizer or "adam")
     as_spec(spec)
     return BenchModel(text, spec, 64)
 

@@ -119,21 +119,15 @@ def _median_time(fn, min_block_s: float = 0.02, blocks: int = 7) -> float:
     return float(np.median(samples))
 
 
-def _batch(spec: dict, batch: int):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(batch, spec["input_dim"]))
-    k = spec["layers"][-1]["units"]
-    return X, rng.integers(0, k, batch) if spec["loss"] == "cross_entropy" else rng.uniform(size=(batch, k))
-
-
 def phase_profile(specs: list[tuple[str, dict, int]]) -> pd.DataFrame:
     """Per-phase median times (µs) of the current NumPy step for each model."""
     import backprop
+    from backprop.datasets import random_batch
 
     rows = []
     for name, spec, batch in specs:
         model = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
-        Xn, yn = model.prepare_batch(*_batch(spec, batch))
+        Xn, yn = model.prepare_batch(*random_batch(spec, batch, np.random.default_rng(0)))
         fused_loss = model.loss.fused
         ws = model._forward(Xn, output_activation=not fused_loss)
         fused = any(model.fused_sgd)

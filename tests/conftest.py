@@ -33,32 +33,6 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-def mlp(widths, hidden="tanh", output="linear", loss="mse", optimizer="sgd", **hidden_options) -> dict:
-    """A spec dict: ``widths`` = [input_dim, hidden..., output]."""
-    return {"input_dim": widths[0],
-            "layers": [{"units": w, "activation": hidden, **hidden_options} for w in widths[1:-1]]
-            + [{"units": widths[-1], "activation": output}],
-            "loss": loss, "optimizer": optimizer}
-
-
-def batch_for(spec: dict, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Random inputs and valid targets for ``spec``'s loss."""
-    X = rng.normal(size=(n, spec["input_dim"]))
-    k = spec["layers"][-1]["units"]
-    if spec["loss"] == "cross_entropy":
-        return X, rng.integers(0, k, n)
-    if spec["loss"] == "binary_cross_entropy":
-        return X, rng.uniform(0.0, 1.0, (n, k))
-    return X, rng.normal(size=(n, k))
-
-
-# Every hidden activation, with its options, and every (output activation, loss) pairing the spec allows.
-HIDDEN_ACTIVATIONS = [("linear", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}),
-                      ("leaky_relu", {"negative_slope": 0.2}), ("prelu", {})]
-OUTPUT_LOSSES = [("linear", "mse"), ("sigmoid", "mse"), ("tanh", "mse"), ("relu", "mse"),
-                 ("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy")]
-
-
 # ----- reports/robustness.md: counts of the bad-input cases and injected faults that this test run exercised ----
 
 _OUTCOMES: list[dict] = []

@@ -9,12 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import backprop
-from backprop.agreement import batch_schedule, gradient_agreement, run_trajectory, trajectory_agreement
+from backprop.agreement import (HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_schedule, gradient_agreement,
+                                run_trajectory, trajectory_agreement)
+from backprop.datasets import random_batch
 from backprop.registry import BACKENDS
-from backprop.spec import as_spec
+from backprop.spec import as_spec, mlp_spec
 from backprop.tolerances import TOLERANCES, compare
 
-from .conftest import ADAPTERS, HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_for, mlp
+from .conftest import ADAPTERS
 
 adapters = pytest.mark.parametrize("backend", ADAPTERS, indirect=True)
 
@@ -36,7 +38,7 @@ def kink_free_batch(spec, rng, n=16, seed=0):
     """
     model = backprop.build(spec, backend="numpy", dtype="float64", seed=seed)
     for _ in range(50):
-        X, y = batch_for(spec, n, rng)
+        X, y = random_batch(spec, n, rng)
         zs = model._forward(np.asarray(X, dtype=np.float64)).z
         if all(np.all((z == 0) | (np.abs(z) > 1e-6)) for z, layer in zip(zs, spec["layers"])
                if layer["activation"] in KINKED):
@@ -49,7 +51,7 @@ def kink_free_batch(spec, rng, n=16, seed=0):
 @pytest.mark.parametrize("output, loss", OUTPUT_LOSSES)
 @pytest.mark.parametrize("hidden, options", HIDDEN_ACTIVATIONS)
 def test_gradients_agree_with_numpy(hidden, options, output, loss, dtype, backend, rng):
-    spec = mlp([5, 7, 6, 3], hidden, output, loss, **options)
+    spec = mlp_spec([5, 7, 6, 3], hidden, output, loss, **options)
     X, y = kink_free_batch(spec, rng, seed=2)
     assert_agree(gradient_agreement(spec, X, y, dtype=dtype, seed=2, backends=[backend]))
 
@@ -63,8 +65,8 @@ OPTIMIZERS = [{"name": "sgd", "lr": 0.05}, {"name": "momentum", "lr": 0.02, "mom
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=["sgd", "momentum", "nesterov", "adam"])
 def test_trajectories_agree_over_100_steps(optimizer, dtype, backend, rng):
-    spec = {**mlp([6, 10, 8, 4], "prelu", "softmax", "cross_entropy"), "optimizer": optimizer}
-    X, y = batch_for(spec, 64, rng)
+    spec = {**mlp_spec([6, 10, 8, 4], "prelu", "softmax", "cross_entropy"), "optimizer": optimizer}
+    X, y = random_batch(spec, 64, rng)
     assert_agree(trajectory_agreement(spec, X, y, steps=100, batch_size=16, dtype=dtype, seed=1,
                                       backends=[backend]))
 
@@ -72,10 +74,10 @@ def test_trajectories_agree_over_100_steps(optimizer, dtype, backend, rng):
 @adapters
 @pytest.mark.parametrize("name", ["adam", "momentum"])
 def test_native_optimizer_trains(name, backend, rng):
-    spec = {**mlp([6, 10, 4], "tanh", "softmax", "cross_entropy"), "optimizer": {"name": name, "lr": 0.01,
+    spec = {**mlp_spec([6, 10, 4], "tanh", "softmax", "cross_entropy"), "optimizer": {"name": name, "lr": 0.01,
                                                                                   "native": True}}
     model = backprop.build(spec, backend=backend, dtype="float64", seed=0)
-    X, y = batch_for(spec, 64, rng)
+    X, y = random_batch(spec, 64, rng)
     losses = [model.train_step(X, y) for _ in range(30)]
     assert losses[-1] < losses[0]
 
@@ -83,9 +85,9 @@ def test_native_optimizer_trains(name, backend, rng):
 @adapters
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_dtype_stays_put(dtype, backend, rng):
-    spec = {**mlp([5, 6, 3], "prelu", "softmax", "cross_entropy"), "optimizer": "adam"}
+    spec = {**mlp_spec([5, 6, 3], "prelu", "softmax", "cross_entropy"), "optimizer": "adam"}
     model = backprop.build(spec, backend=backend, dtype=dtype, seed=0)
-    X, y = batch_for(spec, 8, rng)
+    X, y = random_batch(spec, 8, rng)
     model.train_step(X, y)
     _, grads = model.loss_and_grads(X, y)
     arrays = [value for layer in model.get_params() + grads for value in layer.values()] + [model.predict(X)]
@@ -128,8 +130,8 @@ def test_random_specs_agree_sweep(spec, seed, backend):
 @pytest.mark.slow
 @adapters
 def test_every_mode_follows_the_numpy_trajectory(backend, rng):
-    spec = as_spec({**mlp([6, 10, 4], "relu", "softmax", "cross_entropy"), "optimizer": OPTIMIZERS[3]})
-    X, y = batch_for(spec.to_dict(), 48, rng)
+    spec = as_spec({**mlp_spec([6, 10, 4], "relu", "softmax", "cross_entropy"), "optimizer": OPTIMIZERS[3]})
+    X, y = random_batch(spec.to_dict(), 48, rng)
     schedule = batch_schedule(len(X), 16, 30, seed=0)
     reference_losses, reference = run_trajectory(spec, "numpy", X, y, schedule, "float32", 0)
     tolerance = TOLERANCES[("trajectory", "float32")]

@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 
 import backprop
+from backprop.datasets import random_batch
 from backprop.init import init_params
-from backprop.spec import as_spec
+from backprop.spec import as_spec, mlp_spec
 
-from .conftest import batch_for, mlp
-
-SPEC = mlp([6, 9, 4, 3], "prelu", "softmax", "cross_entropy", optimizer="adam")
+SPEC = mlp_spec([6, 9, 4, 3], "prelu", "softmax", "cross_entropy", optimizer="adam")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -39,7 +38,7 @@ def test_float32_init_is_rounded_float64_init():
 
 
 def test_fit_is_repeatable(rng):
-    X, y = batch_for(SPEC, 50, rng)
+    X, y = random_batch(SPEC, 50, rng)
     histories, finals = [], []
     for _ in range(2):
         model = backprop.build(SPEC, backend="numpy", dtype="float64", seed=1)

@@ -7,21 +7,20 @@ import pytest
 
 import backprop
 from backprop import DivergenceError
+from backprop.spec import mlp_spec
 from backprop.tolerances import TOLERANCES, compare
-
-from .conftest import mlp
 
 EXTREME_CASES = [
     # (case, spec, X, y): saturated outputs with one-hot / hard targets on the wrong side
-    ("softmax logits of ±1e4", mlp([2, 3], "linear", "softmax", "cross_entropy"),
+    ("softmax logits of ±1e4", mlp_spec([2, 3], "linear", "softmax", "cross_entropy"),
      np.array([[1e4, -1e4], [-1e4, 1e4]]), np.array([2, 0])),
-    ("sigmoid logits of ±1e4", mlp([2, 2], "linear", "sigmoid", "binary_cross_entropy"),
+    ("sigmoid logits of ±1e4", mlp_spec([2, 2], "linear", "sigmoid", "binary_cross_entropy"),
      np.array([[1e4, -1e4], [-1e4, 1e4]]), np.array([[0.0, 1.0], [1.0, 0.0]])),
-    ("inputs scaled by 1e6, tanh then softmax", mlp([4, 8, 3], "tanh", "softmax", "cross_entropy"),
+    ("inputs scaled by 1e6, tanh then softmax", mlp_spec([4, 8, 3], "tanh", "softmax", "cross_entropy"),
      np.linspace(-1e6, 1e6, 20).reshape(5, 4), np.array([0, 1, 2, 0, 1])),
-    ("inputs scaled by 1e6, saturated sigmoid mse", mlp([4, 8, 2], "relu", "sigmoid", "mse"),
+    ("inputs scaled by 1e6, saturated sigmoid mse", mlp_spec([4, 8, 2], "relu", "sigmoid", "mse"),
      np.linspace(-1e6, 1e6, 20).reshape(5, 4), np.array([[1.0, 0.0]] * 5)),
-    ("saturated sigmoid hidden layer", mlp([4, 6, 2], "sigmoid", "sigmoid", "binary_cross_entropy"),
+    ("saturated sigmoid hidden layer", mlp_spec([4, 6, 2], "sigmoid", "sigmoid", "binary_cross_entropy"),
      np.linspace(-1e3, 1e3, 12).reshape(3, 4), np.array([[1.0, 0.0]] * 3)),
 ]
 
@@ -42,7 +41,7 @@ def test_extremes_give_finite_agreeing_gradients(case, spec, X, y, backend):
 
 
 def test_divergence_stops_fit_with_epoch_and_step(backend):
-    spec = {**mlp([3, 1], "linear", "linear", "mse"), "optimizer": {"name": "sgd", "lr": 1e3}}
+    spec = {**mlp_spec([3, 1], "linear", "linear", "mse"), "optimizer": {"name": "sgd", "lr": 1e3}}
     model = backprop.build(spec, backend=backend, dtype="float32", seed=0)
     X = np.linspace(-10, 10, 30).reshape(10, 3)
     y = X.sum(axis=1, keepdims=True)

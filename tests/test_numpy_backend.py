@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import backprop
+from backprop.agreement import HIDDEN_ACTIVATIONS, OUTPUT_LOSSES
+from backprop.datasets import random_batch
 from backprop.gradcheck import finite_difference_check
+from backprop.spec import mlp_spec
 from backprop.tolerances import TOLERANCES, compare
-
-from .conftest import HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_for, mlp
 
 
 def away_from_kinks(spec: dict, X: np.ndarray, seed: int) -> bool:
@@ -28,9 +29,9 @@ def away_from_kinks(spec: dict, X: np.ndarray, seed: int) -> bool:
 @pytest.mark.parametrize("output, loss", OUTPUT_LOSSES)
 def test_gradients_match_finite_differences(hidden, options, output, loss, widths, n, seed):
     widths = [*widths, max(widths[-1], 2) if output == "softmax" else widths[-1]]
-    spec = mlp([3, *widths], hidden, output, loss, **options)
+    spec = mlp_spec([3, *widths], hidden, output, loss, **options)
     rng = np.random.default_rng(seed)
-    X, y = batch_for(spec, n, rng)
+    X, y = random_batch(spec, n, rng)
     if not away_from_kinks(spec, X, seed):
         return
     table = finite_difference_check(spec, X, y, seed=seed)
@@ -41,9 +42,9 @@ def test_gradients_match_finite_differences(hidden, options, output, loss, width
 @pytest.mark.parametrize("optimizer", [{"name": "sgd", "lr": 0.1}, {"name": "momentum", "nesterov": True},
                                        {"name": "adam"}])
 def test_dtype_stays_put(dtype, optimizer, rng):
-    spec = {**mlp([5, 7, 6, 3], "prelu", "softmax", "cross_entropy"), "optimizer": optimizer}
+    spec = {**mlp_spec([5, 7, 6, 3], "prelu", "softmax", "cross_entropy"), "optimizer": optimizer}
     model = backprop.build(spec, backend="numpy", dtype=dtype, seed=0)
-    X, y = batch_for(spec, 8, rng)
+    X, y = random_batch(spec, 8, rng)
     for _ in range(3):
         model.train_step(X, y)
     Xn, yn = model.prepare_batch(X, y)
@@ -59,9 +60,9 @@ def test_dtype_stays_put(dtype, optimizer, rng):
 
 @pytest.mark.parametrize("output, loss", OUTPUT_LOSSES)
 def test_no_floating_point_warnings_at_extremes(output, loss, rng):
-    spec = mlp([4, 6, 2 if output == "softmax" else 3], "sigmoid", output, loss)
+    spec = mlp_spec([4, 6, 2 if output == "softmax" else 3], "sigmoid", output, loss)
     model = backprop.build(spec, backend="numpy", dtype="float64", seed=0)
-    X, y = batch_for(spec, 5, rng)
+    X, y = random_batch(spec, 5, rng)
     with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
         loss_value, grads = model.loss_and_grads(X * 1e6, y)
@@ -88,10 +89,10 @@ def test_uses_no_autograd():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_sgd_fused_into_gemm_matches_the_plain_update(dtype, rng):
     """Large layers take W ← W − lr·aᵀg inside the BLAS call; the result equals p − lr·g from loss_and_grads."""
-    spec = {**mlp([300, 256, 300, 2], "relu", "linear", "mse"), "optimizer": {"name": "sgd", "lr": 0.01}}
+    spec = {**mlp_spec([300, 256, 300, 2], "relu", "linear", "mse"), "optimizer": {"name": "sgd", "lr": 0.01}}
     model = backprop.build(spec, backend="numpy", dtype=dtype, seed=0)
     assert model.fused_sgd == [True, True, False]
-    X, y = batch_for(spec, 16, rng)
+    X, y = random_batch(spec, 16, rng)
     before = model.get_params()
     _, grads = model.loss_and_grads(X, y)
     model.train_step(X, y)
