@@ -66,48 +66,62 @@ class Tanh:
 
 
 class ReLU:
-    """a = max(z, 0);  da/dz = 1 if z > 0 else 0 (0 at the kink, as in torch and JAX)"""
+    """a = max(z, 0);  da/dz = 1 if z > 0 else 0 (0 at the kink, as in torch and JAX)
+
+    Backward multiplies by the boolean mask z > 0 (:class:`PositiveMask`). Forward compares with a zero array of
+    z's shape: NumPy's ``maximum`` against a 0-d zero takes a scalar loop three times slower.
+    """
 
     def __init__(self, dtype: np.dtype):
-        self.zero = constant(0.0, dtype)
+        self.zeros = np.zeros((0, 0), dtype=dtype)
+        self.positive = PositiveMask()
 
     def forward(self, z, out):
-        np.maximum(z, self.zero, out=out)
+        if self.zeros.shape != z.shape:
+            self.zeros = np.zeros_like(z)
+        np.maximum(z, self.zeros, out=out)
 
     def backward(self, z, a, grad, scratch):
-        np.copyto(grad, self.zero, where=z <= self.zero)
+        grad *= self.positive(z)
 
 
 class LeakyReLU:
-    """a = z if z > 0 else s·z;  da/dz = 1 if z > 0 else s"""
+    """a = z if z > 0 else s·z;  da/dz = 1 if z > 0 else s = s + (1 − s)·[z > 0]
 
-    def __init__(self, negative_slope: float):
-        self.slope = float(negative_slope)
+    Forward: a = max(z, s·z) for s ≤ 1 and min(z, s·z) for s > 1.
+    """
+
+    def __init__(self, negative_slope: float, dtype: np.dtype):
+        self.slope, self.step = constant(negative_slope, dtype), constant(1.0 - negative_slope, dtype)
+        self.select = np.maximum if negative_slope <= 1.0 else np.minimum
+        self.positive = PositiveMask()
 
     def forward(self, z, out):
         np.multiply(z, self.slope, out=out)
-        np.copyto(out, z, where=z > 0)
+        self.select(z, out, out=out)
 
     def backward(self, z, a, grad, scratch):
-        scratch.fill(self.slope)
-        np.copyto(scratch, 1.0, where=z > 0)
+        np.multiply(self.positive(z), self.step, out=scratch)
+        scratch += self.slope
         grad *= scratch
 
 
 class PReLU:
     """a = z if z > 0 else α_j·z, with one learnable α per unit j.
 
-    da/dz = 1 if z > 0 else α_j;  dL/dα_j = Σ_n [z_nj ≤ 0] · z_nj · dL/da_nj = Σ_n min(z_nj, 0) · dL/da_nj
+    da/dz = 1 if z > 0 else α_j = α_j + (1 − α_j)·[z > 0];  dL/dα_j = Σ_n min(z_nj, 0) · dL/da_nj
 
     ``alpha`` is the layer's live parameter view (units,), updated in place by the optimizer.
     """
 
     def __init__(self, alpha: np.ndarray):
         self.alpha = alpha
+        self.one = constant(1.0, alpha.dtype)
+        self.positive = PositiveMask()
 
     def forward(self, z, out):
         np.multiply(z, self.alpha, out=out)
-        np.copyto(out, z, where=z > 0)
+        np.copyto(out, z, where=self.positive(z))
 
     def alpha_grad(self, z, grad, scratch, out):
         """dL/dα into ``out`` (units,); call with ``grad`` still dL/da, before :meth:`backward`."""
@@ -116,9 +130,22 @@ class PReLU:
         np.sum(scratch, axis=0, out=out)
 
     def backward(self, z, a, grad, scratch):
-        np.copyto(scratch, self.alpha)
-        np.copyto(scratch, 1.0, where=z > 0)
+        np.multiply(self.positive(z), self.one - self.alpha, out=scratch)
+        scratch += self.alpha
         grad *= scratch
+
+
+class PositiveMask:
+    """``mask(z)`` is the boolean array z > 0, written into a buffer kept between calls (replaced when the batch
+    size changes). Multiplying by it is five times faster than a masked ``np.copyto(..., where=)``."""
+
+    def __init__(self):
+        self.mask = np.zeros((0, 0), dtype=bool)
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        if self.mask.shape != z.shape:
+            self.mask = np.empty(z.shape, dtype=bool)
+        return np.greater(z, 0.0, out=self.mask)
 
 
 class Softmax:
@@ -150,7 +177,7 @@ def make_activation(layer: LayerSpec, layer_params: dict[str, np.ndarray], dtype
     """The activation object for one layer spec; prelu binds the layer's ``alpha`` view."""
     name = layer.activation
     if name == "leaky_relu":
-        return LeakyReLU(layer.negative_slope)
+        return LeakyReLU(layer.negative_slope, dtype)
     if name == "prelu":
         return PReLU(layer_params["alpha"])
     if name in ("linear", "softmax"):
