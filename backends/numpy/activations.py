@@ -154,32 +154,52 @@ class Softmax:
     With cross_entropy the loss supplies the fused gradient (a − y)/N instead (see :mod:`.losses`).
     """
 
+    def __init__(self, row_sum: RowSum):
+        self.row_sum = row_sum
+
     def forward(self, z, out):
-        softmax_parts(z, out)
+        softmax_parts(z, out, self.row_sum)
 
     def backward(self, z, a, grad, scratch):
         np.multiply(grad, a, out=scratch)
-        grad -= scratch.sum(axis=1, keepdims=True)
+        grad -= self.row_sum(scratch)
         grad *= a
 
 
-def softmax_parts(z: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class RowSum:
+    """``row_sum(a)`` is Σ_c a_nc as a new (N, 1) array, computed as the product a @ 1 with the model's GEMM.
+
+    NumPy's ``a.sum(axis=1)`` over a short last axis loops row by row: for 128 × 10 the product is four times faster.
+    """
+
+    def __init__(self, gemm, k: int, dtype: np.dtype):
+        self.gemm, self.ones = gemm, np.ones((k, 1), dtype=dtype)
+
+    def __call__(self, a: np.ndarray) -> np.ndarray:
+        out = np.empty((a.shape[0], 1), dtype=a.dtype)
+        self.gemm(a, self.ones, out)
+        return out
+
+
+def softmax_parts(z: np.ndarray, out: np.ndarray, row_sum: RowSum) -> tuple[np.ndarray, np.ndarray]:
     """Write softmax(z) into ``out``; return the row max m (N, 1) and the row sum s (N, 1) of e^{z − m}."""
     m = z.max(axis=1, keepdims=True)
     np.subtract(z, m, out=out)
     np.exp(out, out=out)
-    s = out.sum(axis=1, keepdims=True)
+    s = row_sum(out)
     out /= s
     return m, s
 
 
-def make_activation(layer: LayerSpec, layer_params: dict[str, np.ndarray], dtype: np.dtype):
-    """The activation object for one layer spec; prelu binds the layer's ``alpha`` view."""
+def make_activation(layer: LayerSpec, layer_params: dict[str, np.ndarray], dtype: np.dtype, row_sum: RowSum):
+    """The activation object for one layer spec; prelu binds the layer's ``alpha`` view, softmax the row sum."""
     name = layer.activation
     if name == "leaky_relu":
         return LeakyReLU(layer.negative_slope, dtype)
     if name == "prelu":
         return PReLU(layer_params["alpha"])
-    if name in ("linear", "softmax"):
-        return {"linear": Linear, "softmax": Softmax}[name]()
+    if name == "softmax":
+        return Softmax(row_sum)
+    if name == "linear":
+        return Linear()
     return {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}[name](dtype)

@@ -1,6 +1,7 @@
 """Losses computed from the last layer's logits ``z`` (N, k), with their gradient.
 
-Sums are ``ndarray.sum`` rather than BLAS dot products, so a step only ever calls BLAS for its GEMMs.
+Softmax row sums use the model's :class:`.activations.RowSum`; the other sums are ``ndarray.sum``, so BLAS is
+only ever called through the model's GEMM.
 
 ``value_and_grad(z, a, y, grad, scratch)`` returns the mean-reduced loss as a float and writes a gradient into
 ``grad`` (N, k); ``y`` holds the (N, k) targets in the model dtype and ``scratch`` is a spare (N, k) buffer.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import softmax_parts
+from .activations import RowSum, softmax_parts
 
 
 class MeanSquaredError:
@@ -37,8 +38,11 @@ class CrossEntropy:
 
     fused = True
 
+    def __init__(self, row_sum: RowSum):
+        self.row_sum = row_sum
+
     def value_and_grad(self, z, a, y, grad, scratch):
-        m, s = softmax_parts(z, a)
+        m, s = softmax_parts(z, a, self.row_sum)
         np.log(s, out=s)
         s += m
         np.subtract(z, s, out=scratch)
@@ -71,4 +75,8 @@ class BinaryCrossEntropy:
         return loss
 
 
-LOSSES = {"mse": MeanSquaredError, "cross_entropy": CrossEntropy, "binary_cross_entropy": BinaryCrossEntropy}
+def make_loss(name: str, row_sum: RowSum):
+    """The loss object for the spec's loss name; cross_entropy's softmax takes the model's row sum."""
+    if name == "cross_entropy":
+        return CrossEntropy(row_sum)
+    return {"mse": MeanSquaredError, "binary_cross_entropy": BinaryCrossEntropy}[name]()

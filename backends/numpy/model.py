@@ -28,8 +28,8 @@ from scipy.linalg import blas
 
 from backprop.model import Model as BaseModel, Params
 
-from .activations import PReLU, make_activation
-from .losses import LOSSES
+from .activations import PReLU, RowSum, make_activation
+from .losses import make_loss
 from .optimizers import SGD, make_optimizer
 
 # Layers with at least this many weights fold the sgd update into their GEMM (below it, the separate
@@ -113,12 +113,14 @@ class Model(BaseModel):
         self.buffers = ParameterBuffers(self.spec.param_shapes(), self.dtype)
         self.params, self.grads = self.buffers.values, self.buffers.grads
         self._write_params(params)
-        self.activations = [make_activation(layer, p, self.dtype) for layer, p in zip(self.spec.layers, self.params)]
-        self.loss = LOSSES[self.spec.loss]()
         self.optimizer = make_optimizer(self.buffers.flat_values, self.spec.optimizer)
         fusable = isinstance(self.optimizer, SGD)
         self.fused_sgd = [fusable and p["W"].size >= FUSED_SGD_MIN_WEIGHTS for p in self.params]
         self.gemm = scipy_gemm if any(self.fused_sgd) else numpy_gemm
+        row_sum = RowSum(self.gemm, self.spec.output_dim, self.dtype)
+        self.activations = [make_activation(layer, p, self.dtype, row_sum)
+                            for layer, p in zip(self.spec.layers, self.params)]
+        self.loss = make_loss(self.spec.loss, row_sum)
         self.widths = [self.spec.input_dim, *(layer.units for layer in self.spec.layers)]
         self.workspaces: dict[int, Workspace] = {}
 
