@@ -37,12 +37,17 @@ def make_optimizer(config: OptimizerSpec) -> optax.GradientTransformation:
 
 
 def update_if_finite(optimizer: optax.GradientTransformation, loss, grads, state, params):
-    """One optimizer update, selected away (params and state unchanged) when ``loss`` is non-finite.
+    """One optimizer update, skipped (params and state returned as they are) when ``loss`` is non-finite.
 
-    The choice is a ``jnp.where`` on device, so no host synchronisation is needed. Returns (params, state).
+    The choice is a ``jax.lax.cond`` on device, so no host synchronisation is needed, and only the taken branch
+    runs: a ``jnp.where`` over every parameter and state buffer instead cost a digits-size adam step 1.5x. Returns
+    (params, state).
     """
-    updates, new_state = optimizer.update(grads, state, params)
-    new_params = optax.apply_updates(params, updates)
-    finite = jnp.isfinite(loss)
-    keep = lambda new, old: jnp.where(finite, new, old)
-    return jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_state, state)
+
+    def apply(operands):
+        grads, state, params = operands
+        updates, new_state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), new_state
+
+    return jax.lax.cond(jnp.isfinite(loss), apply, lambda operands: (operands[2], operands[1]),
+                        (grads, state, params))
