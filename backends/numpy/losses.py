@@ -1,7 +1,8 @@
 """Losses computed from the last layer's logits ``z`` (N, k), with their gradient.
 
-Softmax row sums use the model's :class:`.activations.RowSum`; the other sums are ``ndarray.sum``, so BLAS is
-only ever called through the model's GEMM.
+Sums go through the model's BLAS: softmax row sums through :class:`.activations.RowSum`, and a loss total of a
+product, Σ x·y, through the model's ``dot`` (a BLAS dot product fuses the multiply with the sum and costs half a
+tiny ``ndarray.sum``).
 
 ``value_and_grad(z, a, y, grad, scratch)`` returns the mean-reduced loss as a float and writes a gradient into
 ``grad`` (N, k); ``y`` holds the (N, k) targets in the model dtype and ``scratch`` is a spare (N, k) buffer.
@@ -22,10 +23,12 @@ class MeanSquaredError:
 
     fused = False
 
+    def __init__(self, dot):
+        self.dot = dot
+
     def value_and_grad(self, z, a, y, grad, scratch):
         np.subtract(a, y, out=grad)
-        np.multiply(grad, grad, out=scratch)
-        loss = float(scratch.sum()) / grad.size
+        loss = self.dot(grad, grad) / grad.size
         grad *= 2.0 / grad.size
         return loss
 
@@ -38,17 +41,16 @@ class CrossEntropy:
 
     fused = True
 
-    def __init__(self, row_sum: RowSum):
-        self.row_sum = row_sum
+    def __init__(self, row_sum: RowSum, dot):
+        self.row_sum, self.dot = row_sum, dot
 
     def value_and_grad(self, z, a, y, grad, scratch):
         m, s = softmax_parts(z, a, self.row_sum)
         np.log(s, out=s)
         s += m
         np.subtract(z, s, out=scratch)
-        scratch *= y
         n = z.shape[0]
-        loss = -float(scratch.sum()) / n
+        loss = -self.dot(scratch, y) / n
         np.subtract(a, y, out=grad)
         grad *= 1.0 / n
         return loss
@@ -75,8 +77,10 @@ class BinaryCrossEntropy:
         return loss
 
 
-def make_loss(name: str, row_sum: RowSum):
-    """The loss object for the spec's loss name; cross_entropy's softmax takes the model's row sum."""
+def make_loss(name: str, row_sum: RowSum, dot):
+    """The loss object for the spec's loss name, bound to the model's row sum and ``dot(x, y) -> float``."""
     if name == "cross_entropy":
-        return CrossEntropy(row_sum)
-    return {"mse": MeanSquaredError, "binary_cross_entropy": BinaryCrossEntropy}[name]()
+        return CrossEntropy(row_sum, dot)
+    if name == "mse":
+        return MeanSquaredError(dot)
+    return BinaryCrossEntropy()

@@ -14,9 +14,9 @@ Speed (see reports/performance.md):
 - an optimizer update is a fixed handful of whole-buffer calls, whatever the depth;
 - every intermediate lives in a workspace preallocated per batch size, written with ``out=``;
 - with plain sgd, large layers fold the update into the weight-gradient GEMM (BLAS ``beta = 1``):
-  [W; b] ← [W; b] − lr·[a, 1]ᵀ @ g, so their gradient is never stored. Such a model sends every GEMM through
-  SciPy's BLAS (:func:`scipy_gemm`): two BLAS thread pools busy-waiting against each other would cost more than
-  the fusion saves.
+  [W; b] ← [W; b] − lr·[a, 1]ᵀ @ g, so their gradient is never stored. Such a model sends every BLAS call
+  through SciPy's BLAS (:func:`scipy_gemm`, :func:`scipy_dot`): two BLAS thread pools busy-waiting against each
+  other would cost more than the fusion saves.
 """
 
 from __future__ import annotations
@@ -55,6 +55,17 @@ def scipy_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float = 1.0
     gemm(alpha, x, y, beta=beta, c=out.T, trans_a=trans_x, trans_b=trans_y, overwrite_c=True)
 
 
+def numpy_dot(x: np.ndarray, y: np.ndarray) -> float:
+    """Σ x·y over two same-shape arrays, with NumPy's BLAS."""
+    return float(np.vdot(x, y))
+
+
+def scipy_dot(x: np.ndarray, y: np.ndarray) -> float:
+    """Σ x·y over two same-shape arrays, with SciPy's BLAS (the partner of :func:`scipy_gemm`)."""
+    dot = blas.sdot if x.dtype == np.float32 else blas.ddot
+    return float(dot(x.ravel(), y.ravel()))
+
+
 def _fortran(matrix: np.ndarray) -> tuple[np.ndarray, int]:
     return (matrix, 0) if matrix.flags.f_contiguous else (matrix.T, 1)
 
@@ -91,19 +102,20 @@ class ParameterBuffers:
 class Workspace:
     """Every intermediate of one step for batch size N, allocated once.
 
-    ``inputs[l]`` is [a_{l−1}, 1] (N, fan_in + 1), its last column fixed at 1; ``z[l]``, ``grad[l]``, ``scratch[l]``
-    are (N, units) for layer l; ``output`` is a_L.
+    ``inputs[l]`` is [a_{l−1}, 1] (N, fan_in + 1), its last column fixed at 1; ``z[l]``, ``activations[l]``,
+    ``grad[l]``, ``scratch[l]`` are (N, units) for layer l; ``output`` is a_L. Activations are computed into their
+    own contiguous buffers and then copied once into the next layer's input slot ``inputs[l + 1][:, :-1]``: an
+    element-wise op writing into that strided slot costs 2-3x a contiguous one, and the backward pass reads ``a``.
     """
 
     def __init__(self, widths: list[int], n: int, dtype: np.dtype):
         self.inputs = [np.ones((n, width + 1), dtype=dtype) for width in widths[:-1]]
-        self.z = [np.empty((n, width), dtype=dtype) for width in widths[1:]]
-        self.grad = [np.empty((n, width), dtype=dtype) for width in widths[1:]]
-        self.scratch = [np.empty((n, width), dtype=dtype) for width in widths[1:]]
-        self.output = np.empty((n, widths[-1]), dtype=dtype)
-        # a_l, the output of layer l: a view into the next layer's input, or ``output`` for the last layer.
-        self.activations = [inputs[:, :-1] for inputs in self.inputs[1:]] + [self.output]
+        self.z, self.activations, self.grad, self.scratch = (
+            [np.empty((n, width), dtype=dtype) for width in widths[1:]] for _ in range(4))
+        self.output = self.activations[-1]
         self.features = self.inputs[0][:, :-1]
+        self.input_slots = [inputs[:, :-1] for inputs in self.inputs[1:]]
+        self.inputs_transposed = [inputs.T for inputs in self.inputs]
 
 
 class Model(BaseModel):
@@ -112,15 +124,16 @@ class Model(BaseModel):
     def _setup(self, params: Params) -> None:
         self.buffers = ParameterBuffers(self.spec.param_shapes(), self.dtype)
         self.params, self.grads = self.buffers.values, self.buffers.grads
+        self.weights_transposed = [layer["W"].T for layer in self.params]
         self._write_params(params)
         self.optimizer = make_optimizer(self.buffers.flat_values, self.spec.optimizer)
         fusable = isinstance(self.optimizer, SGD)
         self.fused_sgd = [fusable and p["W"].size >= FUSED_SGD_MIN_WEIGHTS for p in self.params]
-        self.gemm = scipy_gemm if any(self.fused_sgd) else numpy_gemm
+        self.gemm, dot = (scipy_gemm, scipy_dot) if any(self.fused_sgd) else (numpy_gemm, numpy_dot)
         row_sum = RowSum(self.gemm, self.spec.output_dim, self.dtype)
         self.activations = [make_activation(layer, p, self.dtype, row_sum)
                             for layer, p in zip(self.spec.layers, self.params)]
-        self.loss = make_loss(self.spec.loss, row_sum)
+        self.loss = make_loss(self.spec.loss, row_sum, dot)
         self.widths = [self.spec.input_dim, *(layer.units for layer in self.spec.layers)]
         self.workspaces: dict[int, Workspace] = {}
 
@@ -146,11 +159,13 @@ class Model(BaseModel):
         """Fill the workspace's z and a for every layer; the last activation only if ``output_activation``."""
         ws = self._workspace(X.shape[0])
         np.copyto(ws.features, X)
-        last = len(self.activations) - 1
-        for l, (matrix, activation) in enumerate(zip(self.buffers.augmented_values, self.activations)):
-            self.gemm(ws.inputs[l], matrix, ws.z[l])
-            if l < last or output_activation:
-                activation.forward(ws.z[l], ws.activations[l])
+        for l, slot in enumerate(ws.input_slots):
+            self.gemm(ws.inputs[l], self.buffers.augmented_values[l], ws.z[l])
+            self.activations[l].forward(ws.z[l], ws.activations[l])
+            np.copyto(slot, ws.activations[l])
+        self.gemm(ws.inputs[-1], self.buffers.augmented_values[-1], ws.z[-1])
+        if output_activation:
+            self.activations[-1].forward(ws.z[-1], ws.output)
         return ws
 
     def _backward(self, X: np.ndarray, y: np.ndarray, sgd_lr: float | None = None) -> float:
@@ -170,12 +185,12 @@ class Model(BaseModel):
                     activation.alpha_grad(ws.z[l], grad, ws.scratch[l], out=grads["alpha"])
                 activation.backward(ws.z[l], ws.activations[l], grad, ws.scratch[l])
             if l > 0:
-                self.gemm(grad, self.params[l]["W"].T, ws.grad[l - 1])
+                self.gemm(grad, self.weights_transposed[l], ws.grad[l - 1])
             matrix, matrix_grad = self.buffers.augmented_values[l], self.buffers.augmented_grads[l]
             if update and self.fused_sgd[l]:
-                scipy_gemm(ws.inputs[l].T, grad, matrix, alpha=-sgd_lr, beta=1.0)
+                scipy_gemm(ws.inputs_transposed[l], grad, matrix, alpha=-sgd_lr, beta=1.0)
                 continue
-            self.gemm(ws.inputs[l].T, grad, matrix_grad)
+            self.gemm(ws.inputs_transposed[l], grad, matrix_grad)
             if update:
                 matrix -= sgd_lr * matrix_grad
                 if "alpha" in grads:
