@@ -17,6 +17,7 @@ import pandas as pd
 from backprop.tolerances import TOLERANCES
 
 from .plots import write_plots
+from .rounds import CONTENDER_RATIO
 
 OVERHEAD_TARGET = 1.1
 MINIMAL = {"torch": "torch-minimal", "tensorflow": "tensorflow-minimal", "jax": "jax-minimal"}
@@ -181,7 +182,19 @@ def header(env: dict, results: pd.DataFrame) -> list[str]:
             f"{peak or 'not measured'}",
             "- Method: one fresh subprocess per cell, threads fixed before import and verified; step time = median "
             "of blocks of k steps (block ≥ 20 ms) after a timed first call and ≥ 2 warm-up calls; GFLOP/s = "
-            "6·B·Σ fan_in·units per step. See DESIGN.md §5 and `environment.json`.", ""]
+            "6·B·Σ fan_in·units per step. See DESIGN.md §5 and `environment.json`.",
+            f"- Rounds: {_rounds_line(results)}", ""]
+
+
+def _rounds_line(results: pd.DataFrame) -> str:
+    rounds = pd.to_numeric(results.get("rounds"), errors="coerce") if "rounds" in results else pd.Series(dtype=float)
+    repeated = results[rounds > 1]
+    if repeated.empty:
+        return "every cell ran once."
+    return (f"{len(repeated)} close contenders of the model tables (within {CONTENDER_RATIO}× of their row's fastest, plus their "
+            f"framework's best mode and minimal loop) ran in {int(rounds.max())} fresh processes each, interleaved; their "
+            "step time is the best round's median, every round's median is in `results.csv` (`round_medians_s`). "
+            "See `benchmarks/rounds.py`.")
 
 
 def write_report(out: Path) -> str:

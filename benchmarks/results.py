@@ -15,7 +15,8 @@ COLUMNS = ["sweep", "kind", "backend", "mode", "label", "model", "batch_size", "
            "compile_s", "warmup_s", "step_median_s", "step_iqr_s", "noisy", "samples_per_s", "gflops",
            "pct_of_peak", "flops_per_step", "peak_rss_mb", "final_loss", "check_steps", "threads_verified",
            "cpu_per_wall", "os_threads", "framework_threads", "affinity", "steps_per_block", "blocks", "repeats",
-           "tta_s", "tta_epochs", "epochs_run", "epoch_s", "test_accuracy", "hidden_width", "cell_wall_s"]
+           "tta_s", "tta_epochs", "epochs_run", "epoch_s", "test_accuracy", "hidden_width", "cell_wall_s",
+           "rounds", "round_medians_s"]
 CURVE_COLUMNS = ["backend", "mode", "label", "model", "threads", "dtype", "epoch", "wall_s", "loss", "test_accuracy"]
 
 
@@ -70,6 +71,10 @@ class ResultStore:
             if row["kind"] == "gemm" and row["status"] == "ok" and int(row["threads"]) == threads:
                 return float(row["gflops"])
         return None
+
+    def row(self, key: tuple) -> dict | None:
+        """The stored row of cell ``key``, if any."""
+        return next((row for row in self.rows if row_key(row) == key), None)
 
     def add(self, row: dict, curve: list[dict] | None = None) -> None:
         """Replace any earlier row of the same cell, append this one, and rewrite the files."""

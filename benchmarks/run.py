@@ -28,6 +28,7 @@ from pathlib import Path
 from . import cells as cell_plan
 from . import environment
 from .results import ResultStore
+from .rounds import contenders, merge_round
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +48,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cell-timeout", type=float, help="seconds before a cell is killed (default 180; quick 60)")
     parser.add_argument("--max-timed", type=float, help="per-cell budget for the timed blocks, seconds "
                                                         "(default 3; quick 0.5; at least 3 blocks always run)")
+    parser.add_argument("--rounds", type=int, help="process rounds for the close contenders of the model tables "
+                                                     "(default 3 within the sweep's time budget; quick 1)")
     parser.add_argument("--out", default="reports", help="output folder (default reports/)")
     parser.add_argument("--resume", action="store_true", help="skip cells that already have an ok row in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,7 +62,7 @@ def _list(text: str | None, kind=str) -> list | None:
 
 def build_cells(args: argparse.Namespace) -> tuple[list[cell_plan.Cell], cell_plan.SweepConfig]:
     config = cell_plan.QUICK if args.quick else cell_plan.DEFAULT
-    overrides = {"cell_timeout_s": args.cell_timeout, "max_timed_s": args.max_timed}
+    overrides = {"cell_timeout_s": args.cell_timeout, "max_timed_s": args.max_timed, "rounds": args.rounds}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     pairs = cell_plan.labels(_list(args.backends), _list(args.modes))
     cells = cell_plan.plan(config, pairs, models=_list(args.models), batch_sizes=_list(args.batch_sizes, int),
@@ -120,20 +123,44 @@ def complete_row(cell: cell_plan.Cell, result: dict, store: ResultStore) -> dict
         row["pct_of_peak"] = 100.0 * float(result["gflops"]) / peak
     if cell.kind != "gemm":
         row["hidden_width"] = resolve_model(cell.model).hidden_width
+    if cell.kind == "step" and result.get("status") == "ok":
+        row.update(rounds=1, round_medians_s=repr(float(result["step_median_s"])))
     return row
 
 
 def run_cells(cells: list[cell_plan.Cell], config: cell_plan.SweepConfig, store: ResultStore,
               progress: bool) -> None:
-    from tqdm import tqdm
-
-    bar = tqdm(cells, unit="cell", disable=not progress, dynamic_ncols=True, file=sys.stderr)
-    for cell in bar:
-        bar.set_postfix_str(f"{cell.kind} {cell.backend}:{cell.mode} {cell.model} B={cell.batch_size} "
-                            f"T={cell.threads}")
+    for cell in _progress(cells, progress, "cells"):
         result = run_child(cell, config)
         curve = result.pop("curve", None)
         store.add(complete_row(cell, result, store), curve)
+
+
+def run_rounds(cells: list[cell_plan.Cell], config: cell_plan.SweepConfig, store: ResultStore, started: float,
+               progress: bool) -> None:
+    """Rounds 2..``config.rounds`` for the contenders (:mod:`benchmarks.rounds`), while a whole round fits the
+    budget; each result is merged into the cell's row."""
+    chosen = contenders(cells, store.rows)
+    last_round_s = sum(float(store.row(cell.key)["cell_wall_s"]) for cell in chosen)
+    for number in range(2, config.rounds + 1):
+        if not chosen or time.perf_counter() - started + last_round_s > config.budget_s:
+            return
+        round_start = time.perf_counter()
+        todo = [cell for cell in chosen if int(store.row(cell.key)["rounds"] or 1) < number]
+        for cell in _progress(todo, progress, f"round {number}"):
+            result = run_child(cell, config)
+            store.add(merge_round(store.row(cell.key), complete_row(cell, result, store)))
+        last_round_s = time.perf_counter() - round_start
+
+
+def _progress(cells: list[cell_plan.Cell], progress: bool, title: str):
+    from tqdm import tqdm
+
+    bar = tqdm(cells, unit="cell", disable=not progress, dynamic_ncols=True, file=sys.stderr, desc=title)
+    for cell in bar:
+        bar.set_postfix_str(f"{cell.kind} {cell.backend}:{cell.mode} {cell.model} B={cell.batch_size} "
+                            f"T={cell.threads}")
+        yield cell
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     interrupted = False
     try:
         run_cells(todo, config, store, progress=not args.no_progress)
+        run_rounds(cells, config, store, start, progress=not args.no_progress)
     except KeyboardInterrupt:
         interrupted = True
         print(f"\ninterrupted: {len(store.rows)} finished rows kept in {store.results_path}", file=sys.stderr)

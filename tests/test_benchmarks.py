@@ -18,6 +18,7 @@ import pytest
 from benchmarks.cells import Cell, QUICK, labels, merge, plan
 from benchmarks.models import parse_mlp, resolve_model
 from benchmarks.results import COLUMNS
+from benchmarks.rounds import contender_keys, merge_round
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ["backend", "mode", "model", "batch_size", "threads", "dtype", "status", "error", "compile_s",
@@ -65,6 +66,41 @@ def test_the_thread_setting_is_verified_in_the_child(tmp_path):
     step = by_backend(tmp_path)["numpy"]
     assert step["threads"] == "1" and step["affinity"] == "1" and step["framework_threads"] == "1"
     assert step["threads_verified"] == "True" and float(step["cpu_per_wall"]) <= 1.15
+
+
+def test_extra_rounds_rerun_a_contender_and_keep_its_best_round(tmp_path):
+    assert harness(tmp_path, "--rounds", "2", backends="numpy").returncode == 0
+    step = by_backend(tmp_path)["numpy"]
+    medians = [float(m) for m in step["round_medians_s"].split(";")]
+    assert step["rounds"] == "2" and len(medians) == 2 and float(step["step_median_s"]) == min(medians)
+    assert "ran in 2 fresh processes each" in (tmp_path / "benchmark.md").read_text()
+
+
+def step_row(backend: str, mode: str, median: float, model: str = "xor") -> dict:
+    return {"kind": "step", "status": "ok", "sweep": "models", "backend": backend, "mode": mode, "model": model,
+            "batch_size": "4", "threads": "2", "dtype": "float32", "step_median_s": str(median)}
+
+
+def test_contenders_are_the_close_labels_and_what_they_are_compared_with():
+    table = [step_row("numpy", "eager", 1.0), step_row("jax", "jit", 1.2), step_row("jax-minimal", "jit", 2.0),
+             step_row("torch", "eager", 10.0), step_row("torch", "compile", 12.0),
+             step_row("torch-minimal", "eager", 9.0), step_row("numpy", "eager", 5.0, model="digits"),
+             step_row("torch", "eager", 5.5, model="digits"), step_row("torch", "compile", 9.0, model="digits"),
+             step_row("torch-minimal", "eager", 7.0, model="digits")]
+    chosen = {(key[1], key[2], key[3]) for key in contender_keys(table)}
+    assert chosen == {("numpy", "eager", "xor"), ("jax", "jit", "xor"), ("jax-minimal", "jit", "xor"),
+                      ("numpy", "eager", "digits"), ("torch", "eager", "digits"),
+                      ("torch-minimal", "eager", "digits")}
+
+
+def test_a_round_keeps_the_faster_row_and_lists_every_ok_median():
+    first = {**step_row("numpy", "eager", 2.0), "rounds": 1, "round_medians_s": "2.0"}
+    merged = merge_round(first, {**step_row("numpy", "eager", 1.5), "compile_s": "0.1"})
+    assert merged["step_median_s"] == "1.5" and merged["compile_s"] == "0.1"
+    assert merged["rounds"] == 2 and merged["round_medians_s"] == "2.0;1.5"
+    slower = merge_round(merged, step_row("numpy", "eager", 3.0))
+    assert slower["step_median_s"] == "1.5" and slower["round_medians_s"] == "2.0;1.5;3.0"
+    assert merge_round(slower, {"status": "error"}) is slower
 
 
 @pytest.mark.fault

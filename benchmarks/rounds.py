@@ -1,0 +1,63 @@
+"""Extra process rounds for the close contenders of the model tables.
+
+The machine's speed drifts over seconds (a shared host), so one cell's median can be off by 20-50 % while its
+neighbours are not. After the sweep, every cell of the model tables that is close to its row's fastest, and what it
+is compared with, runs again in fresh processes, interleaved round by round so that each contender sees the same
+stretches of time. Its reported step time is the best of its round medians (the least-disturbed process); all round
+medians are kept in ``round_medians_s``. A cell is a contender when:
+
+- its median is within :data:`CONTENDER_RATIO` of the fastest label of the same model, batch and threads, or
+- it belongs to the framework of such a label, as that framework's fastest suite mode or its minimal loop (so the
+  overhead comparison of :mod:`benchmarks.report` is taken on equal rounds).
+
+A round starts only if the previous round's wall time still fits the sweep's budget, so every contender gets the
+same number of rounds.
+"""
+
+from __future__ import annotations
+
+from .cells import REFERENCES, Cell
+from .results import row_key
+
+CONTENDER_RATIO = 1.3
+
+
+def framework_of(backend: str) -> str:
+    """The framework a label measures: ``jax-minimal`` → ``jax``; a suite backend is its own framework."""
+    return REFERENCES[backend][1] if backend in REFERENCES else backend
+
+
+def contender_keys(rows: list[dict]) -> set[tuple]:
+    """Keys of the model-table step cells to run again (see the module docstring)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row["kind"] == "step" and row["status"] == "ok" and "models" in str(row["sweep"]).split("+"):
+            groups.setdefault((row["model"], int(row["batch_size"]), int(row["threads"])), []).append(row)
+    keys: set[tuple] = set()
+    for group in groups.values():
+        fastest = min(float(row["step_median_s"]) for row in group)
+        close = [row for row in group if float(row["step_median_s"]) <= CONTENDER_RATIO * fastest]
+        frameworks = {framework_of(row["backend"]) for row in close}
+        keys |= {row_key(row) for row in close}
+        for framework in frameworks:
+            suite = [row for row in group if row["backend"] == framework]
+            if suite:
+                keys.add(row_key(min(suite, key=lambda row: float(row["step_median_s"]))))
+            keys |= {row_key(row) for row in group
+                     if row["backend"] in REFERENCES and framework_of(row["backend"]) == framework}
+    return keys
+
+
+def contenders(cells: list[Cell], rows: list[dict]) -> list[Cell]:
+    """The cells of ``cells`` whose key is a contender, in sweep order."""
+    keys = contender_keys(rows)
+    return [cell for cell in cells if cell.key in keys]
+
+
+def merge_round(old: dict, new: dict) -> dict:
+    """The stored row after one more round: the faster round's row, with every ok round's median listed."""
+    if new.get("status") != "ok":
+        return old
+    medians = [*str(old["round_medians_s"]).split(";"), repr(float(new["step_median_s"]))]
+    best = new if float(new["step_median_s"]) < float(old["step_median_s"]) else old
+    return {**best, "rounds": len(medians), "round_medians_s": ";".join(medians)}
