@@ -110,12 +110,13 @@ class SweepConfig:
 
 # Budget (2 cores, ≤ 10 min): a fresh process costs ~1 s (numpy) to ~3 s (torch, jax) and ~6 s (tensorflow) of
 # imports, torch.compile ~10-15 s of compile per cell. So every label runs on every model at all cores; the 1-thread
-# variant (mnist only) and the scaling curves (batch 1-1024, widths 32, 256, 4096) skip the two modes whose cells
-# are dominated by start-up and compile (torch:compile, tensorflow:eager; both are in the model tables); the timed
-# blocks stop after 2 s (≥ 3 blocks), which caps the wide model. The close contenders of the model tables then get
+# variant (mnist only) and the scaling curves (batch 1, 128, 1024 and widths 32, 256, 4096, the middle points
+# being mnist's own cells) skip the two modes whose cells are dominated by start-up and compile (torch:compile,
+# tensorflow:eager; both are in the model tables); the timed blocks stop after 2 s (≥ 3 blocks), which caps the
+# wide model. The close contenders of the model tables then get
 # up to two more process rounds (:mod:`benchmarks.rounds`), as many as fit in 9.5 min of sweep.
 DEFAULT = SweepConfig(models=("xor", "classifier", "digits", "mnist", "wide"), one_thread_models=("mnist",),
-                      scaling_model="mnist", batch_sizes=(1, 64, 256, 1024), widths=(32, 256, 4096),
+                      scaling_model="mnist", batch_sizes=(1, 128, 1024), widths=(32, 256, 4096),
                       scaling_skip=("torch:compile", "tensorflow:eager"), tta_labels=None, tta_epochs=40,
                       gemm_size=2048, repeats=7, cell_timeout_s=180.0, max_timed_s=2.0, rounds=3, budget_s=570.0)
 # Quick (≤ 90 s): one model, every label once, all cores; time to accuracy for numpy, jax and sklearn only.

@@ -86,11 +86,12 @@ def test_contenders_are_the_close_labels_and_what_they_are_compared_with():
              step_row("torch", "eager", 10.0), step_row("torch", "compile", 12.0),
              step_row("torch-minimal", "eager", 9.0), step_row("numpy", "eager", 5.0, model="digits"),
              step_row("torch", "eager", 5.5, model="digits"), step_row("torch", "compile", 9.0, model="digits"),
-             step_row("torch-minimal", "eager", 7.0, model="digits")]
+             step_row("torch-minimal", "eager", 7.0, model="digits"), step_row("numpy", "eager", 9.0, model="mnist"),
+             step_row("jax", "jit", 3.0, model="mnist")]
     chosen = {(key[1], key[2], key[3]) for key in contender_keys(table)}
     assert chosen == {("numpy", "eager", "xor"), ("jax", "jit", "xor"), ("jax-minimal", "jit", "xor"),
                       ("numpy", "eager", "digits"), ("torch", "eager", "digits"),
-                      ("torch-minimal", "eager", "digits")}
+                      ("torch-minimal", "eager", "digits"), ("numpy", "eager", "mnist"), ("jax", "jit", "mnist")}
 
 
 def test_a_round_keeps_the_faster_row_and_lists_every_ok_median():
