@@ -102,3 +102,19 @@ def test_sgd_fused_into_gemm_matches_the_plain_update(dtype, rng):
             expected = start[key] - 0.01 * grad[key]
             assert got[key].dtype == np.dtype(dtype)
             assert compare(got[key], expected, tolerance).passed, key
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("row_offsets", [[0.0, 1.0, -3.0], [0.0, -60.0, -1e4]], ids=["shared-shift", "own-max-rows"])
+def test_softmax_shift_is_exact_for_rows_far_apart(dtype, row_offsets, rng):
+    """The batch-wide shift and the per-row fallback both give softmax and log Σ e^z to the dtype's precision."""
+    from backends.numpy.activations import RowSum, softmax_parts
+
+    z = (rng.standard_normal((3, 4)) + np.array(row_offsets)[:, None]).astype(dtype)
+    exact_lse = np.logaddexp.reduce(z.astype("float64"), axis=1, keepdims=True)
+    out = np.empty_like(z)
+    m, s = softmax_parts(z, out, RowSum(np.dot, 4, np.dtype(dtype)))
+    tolerance = TOLERANCES[("gradients", dtype)]
+    assert compare(out, np.exp(z - exact_lse), tolerance).passed
+    assert compare(m + np.log(s), exact_lse, tolerance).passed
+    assert out.dtype == np.dtype(dtype)

@@ -28,7 +28,7 @@ from scipy.linalg import blas
 
 from backprop.model import Model as BaseModel, Params
 
-from .activations import PReLU, RowSum, make_activation
+from .activations import RowSum, make_activation
 from .losses import make_loss
 from .optimizers import SGD, make_optimizer
 
@@ -39,9 +39,9 @@ FUSED_SGD_MIN_WEIGHTS = 65_536
 WORKSPACES_KEPT = 4
 
 
-def numpy_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """out ← a @ b with NumPy's BLAS (``np.dot`` has the least per-call overhead for tiny arrays)."""
-    np.dot(a, b, out=out)
+# out ← a @ b with NumPy's BLAS, called as ``numpy_gemm(a, b, out)``: ``np.dot`` itself, since it has the least
+# per-call overhead for tiny arrays and a Python wrapper around it would add a frame to every GEMM.
+numpy_gemm = np.dot
 
 
 def scipy_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> None:
@@ -74,20 +74,23 @@ class ParameterBuffers:
     """One flat array for the parameters and one for the gradients.
 
     ``values``/``grads`` are per-layer ``{"W", "b"[, "alpha"]}`` views in the suite's layout;
-    ``augmented_values``/``augmented_grads`` are the (fan_in + 1, units) views [W; b] of the same memory.
+    ``augmented_values``/``augmented_grads`` are the (fan_in + 1, units) views [W; b] of the same memory, and
+    ``layer_values``/``layer_grads`` each layer's whole flat segment [W; b; α].
     """
 
     def __init__(self, shapes: list[dict[str, tuple[int, ...]]], dtype: np.dtype):
         size = sum(math.prod(shape) for layer in shapes for shape in layer.values())
         self.flat_values, self.flat_grads = np.zeros(size, dtype=dtype), np.zeros(size, dtype=dtype)
-        self.values, self.augmented_values = self._views(self.flat_values, shapes)
-        self.grads, self.augmented_grads = self._views(self.flat_grads, shapes)
+        self.values, self.augmented_values, self.layer_values = self._views(self.flat_values, shapes)
+        self.grads, self.augmented_grads, self.layer_grads = self._views(self.flat_grads, shapes)
 
     @staticmethod
-    def _views(flat: np.ndarray, shapes: list[dict[str, tuple[int, ...]]]) -> tuple[Params, list[np.ndarray]]:
-        views, augmented, offset = [], [], 0
+    def _views(flat: np.ndarray, shapes: list[dict[str, tuple[int, ...]]]
+               ) -> tuple[Params, list[np.ndarray], list[np.ndarray]]:
+        views, augmented, segments, offset = [], [], [], 0
         for layer in shapes:
             fan_in, units = layer["W"]
+            start = offset
             matrix = flat[offset:offset + (fan_in + 1) * units].reshape(fan_in + 1, units)
             entry = {"W": matrix[:-1], "b": matrix[-1]}
             offset += matrix.size
@@ -96,7 +99,8 @@ class ParameterBuffers:
                 offset += units
             views.append(entry)
             augmented.append(matrix)
-        return views, augmented
+            segments.append(flat[start:offset])
+        return views, augmented, segments
 
 
 class Workspace:
@@ -129,10 +133,11 @@ class Model(BaseModel):
         self.optimizer = make_optimizer(self.buffers.flat_values, self.spec.optimizer)
         fusable = isinstance(self.optimizer, SGD)
         self.fused_sgd = [fusable and p["W"].size >= FUSED_SGD_MIN_WEIGHTS for p in self.params]
-        self.gemm, dot = (scipy_gemm, scipy_dot) if any(self.fused_sgd) else (numpy_gemm, numpy_dot)
+        self.any_fused_sgd = any(self.fused_sgd)
+        self.gemm, dot = (scipy_gemm, scipy_dot) if self.any_fused_sgd else (numpy_gemm, numpy_dot)
         row_sum = RowSum(self.gemm, self.spec.output_dim, self.dtype)
-        self.activations = [make_activation(layer, p, self.dtype, row_sum)
-                            for layer, p in zip(self.spec.layers, self.params)]
+        self.activations = [make_activation(layer, p, g, self.dtype, row_sum)
+                            for layer, p, g in zip(self.spec.layers, self.params, self.grads)]
         self.loss = make_loss(self.spec.loss, row_sum, dot)
         self.widths = [self.spec.input_dim, *(layer.units for layer in self.spec.layers)]
         self.workspaces: dict[int, Workspace] = {}
@@ -159,11 +164,13 @@ class Model(BaseModel):
         """Fill the workspace's z and a for every layer; the last activation only if ``output_activation``."""
         ws = self._workspace(X.shape[0])
         np.copyto(ws.features, X)
-        for l, slot in enumerate(ws.input_slots):
-            self.gemm(ws.inputs[l], self.buffers.augmented_values[l], ws.z[l])
-            self.activations[l].forward(ws.z[l], ws.activations[l])
-            np.copyto(slot, ws.activations[l])
-        self.gemm(ws.inputs[-1], self.buffers.augmented_values[-1], ws.z[-1])
+        gemm = self.gemm
+        for inputs, matrix, z, activation, a, slot in zip(ws.inputs, self.buffers.augmented_values, ws.z,
+                                                          self.activations, ws.activations, ws.input_slots):
+            gemm(inputs, matrix, z)
+            activation.forward(z, a)
+            np.copyto(slot, a)
+        gemm(ws.inputs[-1], self.buffers.augmented_values[-1], ws.z[-1])
         if output_activation:
             self.activations[-1].forward(ws.z[-1], ws.output)
         return ws
@@ -175,26 +182,21 @@ class Model(BaseModel):
         after g @ Wᵀ has used the old W; layers marked in ``self.fused_sgd`` do it inside the GEMM.
         """
         ws = self._forward(X, output_activation=not self.loss.fused)
-        last = len(self.activations) - 1
-        loss = self.loss.value_and_grad(ws.z[last], ws.output, y, ws.grad[last], ws.scratch[last])
+        loss = self.loss.value_and_grad(ws.z[-1], ws.output, y, ws.grad[-1], ws.scratch[-1])
         update = sgd_lr is not None and math.isfinite(loss)
+        gemm, buffers, last = self.gemm, self.buffers, len(self.activations) - 1
         for l in range(last, -1, -1):
-            activation, grad, grads = self.activations[l], ws.grad[l], self.grads[l]
-            if not (l == last and self.loss.fused):
-                if isinstance(activation, PReLU):
-                    activation.alpha_grad(ws.z[l], grad, ws.scratch[l], out=grads["alpha"])
-                activation.backward(ws.z[l], ws.activations[l], grad, ws.scratch[l])
+            grad = ws.grad[l]
+            if l < last or not self.loss.fused:
+                self.activations[l].backward(ws.z[l], ws.activations[l], grad, ws.scratch[l])
             if l > 0:
-                self.gemm(grad, self.weights_transposed[l], ws.grad[l - 1])
-            matrix, matrix_grad = self.buffers.augmented_values[l], self.buffers.augmented_grads[l]
+                gemm(grad, self.weights_transposed[l], ws.grad[l - 1])
             if update and self.fused_sgd[l]:
-                scipy_gemm(ws.inputs_transposed[l], grad, matrix, alpha=-sgd_lr, beta=1.0)
+                scipy_gemm(ws.inputs_transposed[l], grad, buffers.augmented_values[l], alpha=-sgd_lr, beta=1.0)
                 continue
-            self.gemm(ws.inputs_transposed[l], grad, matrix_grad)
+            gemm(ws.inputs_transposed[l], grad, buffers.augmented_grads[l])
             if update:
-                matrix -= sgd_lr * matrix_grad
-                if "alpha" in grads:
-                    self.params[l]["alpha"] -= sgd_lr * grads["alpha"]
+                buffers.layer_values[l] -= sgd_lr * buffers.layer_grads[l]
         return loss
 
     def _loss_and_grads(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
@@ -202,7 +204,7 @@ class Model(BaseModel):
         return loss, [{key: value.copy() for key, value in layer.items()} for layer in self.grads]
 
     def _train_step(self, X: np.ndarray, y: np.ndarray) -> float:
-        if any(self.fused_sgd):
+        if self.any_fused_sgd:
             return self._backward(X, y, sgd_lr=self.optimizer.lr)
         loss = self._backward(X, y)
         if math.isfinite(loss):
