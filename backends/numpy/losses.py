@@ -15,7 +15,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import RowSum, softmax_parts
+from .activations import RowSum, constant, softmax_parts
+
+
+class BatchConstants:
+    """Per-batch-shape constants of a loss, remade only when the shape of z changes: ``scale`` = 1/``count(z)``
+    as a 0-d array of z's dtype, ``zero`` likewise, and ``ones`` shaped like z. A same-dtype 0-d operand spares
+    NumPy the conversion of a Python float on every call."""
+
+    def __init__(self, count):
+        self.count, self.shape = count, None
+
+    def update(self, z: np.ndarray) -> None:
+        if z.shape != self.shape:
+            self.shape = z.shape
+            self.scale, self.zero = constant(1.0 / self.count(z), z.dtype), constant(0.0, z.dtype)
+            self.ones = np.ones_like(z)
 
 
 class MeanSquaredError:
@@ -25,34 +40,38 @@ class MeanSquaredError:
 
     def __init__(self, dot):
         self.dot = dot
+        self.batch = BatchConstants(lambda z: z.size / 2.0)
 
     def value_and_grad(self, z, a, y, grad, scratch):
+        self.batch.update(z)
         np.subtract(a, y, out=grad)
         loss = self.dot(grad, grad) / grad.size
-        grad *= 2.0 / grad.size
+        grad *= self.batch.scale
         return loss
 
 
 class CrossEntropy:
     """L = −(1/N) Σ_n Σ_c y_nc (z_nc − lse_n);  dL/dz = (softmax(z) − y)/N   (a = softmax(z))
 
-    lse_n = m_n + log Σ_c e^{z_nc − m_n} with m_n = max_c z_nc, so ±1e4 logits stay finite.
+    lse_n = m + log Σ_c e^{z_nc − m} with a shift m that keeps every row finite (:func:`.activations.softmax_parts`),
+    so ±1e4 logits stay finite.
     """
 
     fused = True
 
     def __init__(self, row_sum: RowSum, dot):
         self.row_sum, self.dot = row_sum, dot
+        self.batch = BatchConstants(lambda z: z.shape[0])
 
     def value_and_grad(self, z, a, y, grad, scratch):
+        self.batch.update(z)
         m, s = softmax_parts(z, a, self.row_sum)
         np.log(s, out=s)
         s += m
         np.subtract(z, s, out=scratch)
-        n = z.shape[0]
-        loss = -self.dot(scratch, y) / n
+        loss = -self.dot(scratch, y) / z.shape[0]
         np.subtract(a, y, out=grad)
-        grad *= 1.0 / n
+        grad *= self.batch.scale
         return loss
 
 
@@ -68,17 +87,17 @@ class BinaryCrossEntropy:
 
     def __init__(self, dot):
         self.dot = dot
-        self.ones = np.ones((0, 0))
+        self.batch = BatchConstants(lambda z: z.size)
 
     def value_and_grad(self, z, a, y, grad, scratch):
-        if self.ones.shape != z.shape:
-            self.ones = np.ones_like(z)
-        np.logaddexp(0.0, z, out=scratch)
+        batch = self.batch
+        batch.update(z)
+        np.logaddexp(batch.zero, z, out=scratch)
         np.subtract(z, scratch, out=a)
         np.exp(a, out=a)
-        loss = (self.dot(scratch, self.ones) - self.dot(z, y)) / z.size
+        loss = (self.dot(scratch, batch.ones) - self.dot(z, y)) / z.size
         np.subtract(a, y, out=grad)
-        grad *= 1.0 / z.size
+        grad *= batch.scale
         return loss
 
 
