@@ -114,11 +114,11 @@ class SweepConfig:
 # being mnist's own cells) skip the two modes whose cells are dominated by start-up and compile (torch:compile,
 # tensorflow:eager; both are in the model tables); the timed blocks stop after 2 s (≥ 3 blocks), which caps the
 # wide model. The close contenders of the model tables then get
-# up to two more process rounds (:mod:`benchmarks.rounds`), as many as fit in 590 s of sweep.
+# up to two more process rounds (:mod:`benchmarks.rounds`), as many as fit in 560 s of sweep (the report and plots take ~10 s after it).
 DEFAULT = SweepConfig(models=("xor", "classifier", "digits", "mnist", "wide"), one_thread_models=("mnist",),
                       scaling_model="mnist", batch_sizes=(1, 128, 1024), widths=(32, 256, 4096),
                       scaling_skip=("torch:compile", "tensorflow:eager"), tta_labels=None, tta_epochs=40,
-                      gemm_size=2048, repeats=7, cell_timeout_s=180.0, max_timed_s=2.0, rounds=3, budget_s=590.0)
+                      gemm_size=2048, repeats=7, cell_timeout_s=180.0, max_timed_s=2.0, rounds=3, budget_s=560.0)
 # Quick (≤ 90 s): one model, every label once, all cores; time to accuracy for numpy, jax and sklearn only.
 QUICK = SweepConfig(models=("digits",), one_thread_models=(), scaling_model="mnist", batch_sizes=(), widths=(),
                     scaling_skip=(), tta_labels=("numpy:eager", "jax:jit", "sklearn:sklearn"), tta_epochs=30,
