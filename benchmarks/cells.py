@@ -114,7 +114,8 @@ class SweepConfig:
 # being mnist's own cells) skip the two modes whose cells are dominated by start-up and compile (torch:compile,
 # tensorflow:eager; both are in the model tables); the timed blocks stop after 2 s (≥ 3 blocks), which caps the
 # wide model. The close contenders of the model tables then get
-# up to two more process rounds (:mod:`benchmarks.rounds`), as many as fit in 560 s of sweep (the report and plots take ~10 s after it).
+# up to two more process rounds (:mod:`benchmarks.rounds`), as many as fit in 560 s of sweep (the report and plots
+# take ~10 s after it).
 DEFAULT = SweepConfig(models=("xor", "classifier", "digits", "mnist", "wide"), one_thread_models=("mnist",),
                       scaling_model="mnist", batch_sizes=(1, 128, 1024), widths=(32, 256, 4096),
                       scaling_skip=("torch:compile", "tensorflow:eager"), tta_labels=None, tta_epochs=40,
