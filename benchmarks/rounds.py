@@ -10,7 +10,9 @@ medians are kept in ``round_medians_s``. A cell is a contender when:
 - it is numpy, the reference whose standing the performance targets ask about (one unlucky first process must not
   drop it from the rounds), or
 - it belongs to the framework of such a label, as that framework's fastest suite mode or its minimal loop (so the
-  overhead comparison of :mod:`benchmarks.report` is taken on equal rounds).
+  overhead comparison of :mod:`benchmarks.report` is taken on equal rounds), or
+- it is a framework's fastest suite mode or minimal loop where the first is more than :data:`OVERHEAD_RATIO` (the
+  performance target for the suite's own overhead) slower than the second: a miss is then measured on rounds too.
 
 A round starts only if the previous round's wall time still fits the sweep's budget, so every contender gets the
 same number of rounds.
@@ -22,6 +24,7 @@ from .cells import REFERENCES, Cell
 from .results import row_key
 
 CONTENDER_RATIO = 1.3
+OVERHEAD_RATIO = 1.1
 REFERENCE = "numpy"
 
 
@@ -38,18 +41,27 @@ def contender_keys(rows: list[dict]) -> set[tuple]:
             groups.setdefault((row["model"], int(row["batch_size"]), int(row["threads"])), []).append(row)
     keys: set[tuple] = set()
     for group in groups.values():
-        fastest = min(float(row["step_median_s"]) for row in group)
-        close = [row for row in group
-                 if float(row["step_median_s"]) <= CONTENDER_RATIO * fastest or row["backend"] == REFERENCE]
-        frameworks = {framework_of(row["backend"]) for row in close}
+        fastest = min(_median(row) for row in group)
+        close = [row for row in group if _median(row) <= CONTENDER_RATIO * fastest or row["backend"] == REFERENCE]
         keys |= {row_key(row) for row in close}
-        for framework in frameworks:
-            suite = [row for row in group if row["backend"] == framework]
-            if suite:
-                keys.add(row_key(min(suite, key=lambda row: float(row["step_median_s"]))))
-            keys |= {row_key(row) for row in group
-                     if row["backend"] in REFERENCES and framework_of(row["backend"]) == framework}
+        for framework in {framework_of(row["backend"]) for row in group}:
+            best_mode, loops = _framework_pair(group, framework)
+            overhead = best_mode is not None and any(_median(best_mode) > OVERHEAD_RATIO * _median(loop)
+                                                     for loop in loops)
+            if overhead or any(framework_of(row["backend"]) == framework for row in close):
+                keys |= {row_key(row) for row in [*([best_mode] if best_mode else []), *loops]}
     return keys
+
+
+def _median(row: dict) -> float:
+    return float(row["step_median_s"])
+
+
+def _framework_pair(group: list[dict], framework: str) -> tuple[dict | None, list[dict]]:
+    """The framework's fastest suite-mode row in ``group`` (or None) and its minimal-loop rows."""
+    suite = [row for row in group if row["backend"] == framework]
+    loops = [row for row in group if row["backend"] in REFERENCES and framework_of(row["backend"]) == framework]
+    return (min(suite, key=_median) if suite else None), loops
 
 
 def contenders(cells: list[Cell], rows: list[dict]) -> list[Cell]:

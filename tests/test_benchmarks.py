@@ -6,6 +6,7 @@ No timing assertions. Every run uses the NumPy backend and the ``faulty`` backen
 from __future__ import annotations
 
 import csv
+import math
 import os
 import signal
 import subprocess
@@ -81,7 +82,8 @@ def step_row(backend: str, mode: str, median: float, model: str = "xor") -> dict
             "batch_size": "4", "threads": "2", "dtype": "float32", "step_median_s": str(median)}
 
 
-def test_contenders_are_the_close_labels_and_what_they_are_compared_with():
+def test_contenders_are_the_close_labels_what_they_are_compared_with_and_overhead_misses():
+    """torch on xor is far from the lead but 1.11× its minimal loop: both rerun, to measure the miss on rounds."""
     table = [step_row("numpy", "eager", 1.0), step_row("jax", "jit", 1.2), step_row("jax-minimal", "jit", 2.0),
              step_row("torch", "eager", 10.0), step_row("torch", "compile", 12.0),
              step_row("torch-minimal", "eager", 9.0), step_row("numpy", "eager", 5.0, model="digits"),
@@ -90,7 +92,8 @@ def test_contenders_are_the_close_labels_and_what_they_are_compared_with():
              step_row("jax", "jit", 3.0, model="mnist")]
     chosen = {(key[1], key[2], key[3]) for key in contender_keys(table)}
     assert chosen == {("numpy", "eager", "xor"), ("jax", "jit", "xor"), ("jax-minimal", "jit", "xor"),
-                      ("numpy", "eager", "digits"), ("torch", "eager", "digits"),
+                      ("torch", "eager", "xor"), ("torch-minimal", "eager", "xor"), ("numpy", "eager", "digits"),
+                      ("torch", "eager", "digits"),
                       ("torch-minimal", "eager", "digits"), ("numpy", "eager", "mnist"), ("jax", "jit", "mnist")}
 
 
@@ -164,3 +167,27 @@ def test_custom_mlp_models_and_cell_deduplication():
         "models+batch"]
     cells = plan(QUICK, [("numpy", "eager")], threads=[1])
     assert len({c.key for c in cells}) == len(cells)
+
+
+def test_performance_targets_report_each_miss_by_how_much(tmp_path):
+    import pandas as pd
+
+    from benchmarks.numpy_profile import targets
+
+    def row(label: str, model: str, median: float, rounds: int = 1) -> dict:
+        backend, mode = label.split(":")
+        return {**step_row(backend, mode, median, model=model), "label": label, "rounds": rounds, "pct_of_peak": 85.0,
+                "epoch_s": math.nan}
+
+    pd.DataFrame([
+        row("numpy:eager", "xor", 1.0), row("jax:jit", "xor", 1.5), row("jax-minimal:jit", "xor", 1.6),
+        row("torch:eager", "xor", 12.0), row("torch-minimal:eager", "xor", 10.0),
+        row("numpy:eager", "wide", 2.0), row("jax:jit", "wide", 1.9, rounds=2), row("jax-minimal:jit", "wide", 2.1),
+        {**row("numpy:eager", "digits", math.nan), "kind": "tta", "epoch_s": 0.002},
+        {**row("sklearn:sklearn", "digits", math.nan), "kind": "tta", "epoch_s": 0.013}]).to_csv(tmp_path / "r.csv")
+    text = "\n".join(targets(pd.read_csv(tmp_path / "r.csv")))
+    wide_line = next(line for line in text.splitlines() if line.startswith("| wide"))
+    assert "every default model: 1 of 2" in text and "jax:jit" in wide_line and "1.053" in wide_line
+    assert "NumPy at 85 % of the GEMM peak" in text
+    assert "6.5× (target ≥ 3×): ✓" in text
+    assert "Above 1.1×: torch on xor: 1.20× (best of 1 round(s))." in text
