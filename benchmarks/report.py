@@ -191,11 +191,14 @@ def _rounds_line(results: pd.DataFrame) -> str:
     repeated = results[rounds > 1]
     if repeated.empty:
         return "every cell ran once."
+    counts = sorted({int(count) for count in rounds[rounds > 1]})
+    processes = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]} (the same within a model row)"
+    rows = repeated.groupby(["model", "batch_size", "threads"]).ngroups
     return (f"{len(repeated)} close contenders of the model tables (within {CONTENDER_RATIO}× of their row's "
             "fastest, plus their framework's best mode and minimal loop, and any best mode more than "
-            f"{OVERHEAD_RATIO}× its minimal loop) ran in {int(rounds.max())} fresh processes each, interleaved; "
-            "their step time is the best round's median, every round's median is in `results.csv` "
-            "(`round_medians_s`). "
+            f"{OVERHEAD_RATIO}× its minimal loop) in {rows} model rows ran in {processes} fresh processes each, "
+            "row by row as the time budget allowed; their step time is the best round's median, every round's "
+            "median is in `results.csv` (`round_medians_s`, one entry for a row that got no extra round). "
             "See `benchmarks/rounds.py`.")
 
 

@@ -14,8 +14,9 @@ medians are kept in ``round_medians_s``. A cell is a contender when:
 - it is a framework's fastest suite mode or minimal loop where the first is more than :data:`OVERHEAD_RATIO` (the
   performance target for the suite's own overhead) slower than the second: a miss is then measured on rounds too.
 
-A round starts only if the previous round's wall time still fits the sweep's budget, so every contender gets the
-same number of rounds.
+A round reruns a model row's contenders together, and only if their last wall time still fits the sweep's budget
+(rows that do not fit are left out of that round), so the contenders of one row always have the same number of
+rounds.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ def contenders(cells: list[Cell], rows: list[dict]) -> list[Cell]:
     """The cells of ``cells`` whose key is a contender, in sweep order."""
     keys = contender_keys(rows)
     return [cell for cell in cells if cell.key in keys]
+
+
+def contender_rows(cells: list[Cell]) -> list[list[Cell]]:
+    """``cells`` grouped by model row (model, batch size, threads), in order of first appearance."""
+    rows: dict[tuple, list[Cell]] = {}
+    for cell in cells:
+        rows.setdefault((cell.model, cell.batch_size, cell.threads), []).append(cell)
+    return list(rows.values())
 
 
 def merge_round(old: dict, new: dict) -> dict:

@@ -28,7 +28,7 @@ from pathlib import Path
 from . import cells as cell_plan
 from . import environment
 from .results import ResultStore
-from .rounds import contenders, merge_round
+from .rounds import contender_rows, contenders, merge_round
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,19 +138,23 @@ def run_cells(cells: list[cell_plan.Cell], config: cell_plan.SweepConfig, store:
 
 def run_rounds(cells: list[cell_plan.Cell], config: cell_plan.SweepConfig, store: ResultStore, started: float,
                progress: bool) -> None:
-    """Rounds 2..``config.rounds`` for the contenders (:mod:`benchmarks.rounds`), while a whole round fits the
-    budget; each result is merged into the cell's row."""
-    chosen = contenders(cells, store.rows)
-    last_round_s = sum(float(store.row(cell.key)["cell_wall_s"]) for cell in chosen)
+    """Rounds 2..``config.rounds`` for the contenders (:mod:`benchmarks.rounds`), one model row at a time: a row's
+    contenders run again together, interleaved, when their last wall time still fits the budget, so every
+    contender of a row has the same number of rounds; each result is merged into the cell's row."""
+    rows = contender_rows(contenders(cells, store.rows))
     for number in range(2, config.rounds + 1):
-        if not chosen or time.perf_counter() - started + last_round_s > config.budget_s:
-            return
-        round_start = time.perf_counter()
-        todo = [cell for cell in chosen if int(store.row(cell.key)["rounds"] or 1) < number]
+        todo = []
+        for row in rows:
+            if time.perf_counter() - started + _stored_wall_s(store, [*todo, *row]) <= config.budget_s:
+                todo += row
         for cell in _progress(todo, progress, f"round {number}"):
             result = run_child(cell, config)
             store.add(merge_round(store.row(cell.key), complete_row(cell, result, store)))
-        last_round_s = time.perf_counter() - round_start
+
+
+def _stored_wall_s(store: ResultStore, cells: list[cell_plan.Cell]) -> float:
+    """The wall seconds the stored rows of ``cells`` took: the estimate of running them again."""
+    return sum(float(store.row(cell.key)["cell_wall_s"]) for cell in cells)
 
 
 def _progress(cells: list[cell_plan.Cell], progress: bool, title: str):

@@ -6,6 +6,7 @@ No timing assertions. Every run uses the NumPy backend and the ``faulty`` backen
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
 import signal
@@ -191,3 +192,25 @@ def test_performance_targets_report_each_miss_by_how_much(tmp_path):
     assert "NumPy at 85 % of the GEMM peak" in text
     assert "6.5× (target ≥ 3×): ✓" in text
     assert "Above 1.1×: torch on xor: 1.20× (best of 1 round(s))." in text
+
+
+def test_a_round_reruns_whole_model_rows_while_they_fit_the_budget(tmp_path, monkeypatch):
+    """Two contender rows; the budget leaves room for the cheap one only: its cells all get round 2, the other none."""
+    import time
+
+    from benchmarks import run
+    from benchmarks.results import ResultStore
+
+    cells = [Cell("step", backend, mode, model, 4, 1, sweep="models") for model in ("xor", "classifier")
+             for backend, mode in (("numpy", "eager"), ("jax", "jit"))]
+    wall_s = {"xor": 1.0, "classifier": 50.0}
+    monkeypatch.setattr(run, "run_child", lambda cell, config: {
+        "status": "ok", "step_median_s": 0.5, "cell_wall_s": wall_s[cell.model]})
+    store = ResultStore(tmp_path, resume=False)
+    for cell in cells:
+        store.add(run.complete_row(cell, {"status": "ok", "step_median_s": 1.0, "cell_wall_s": wall_s[cell.model]},
+                                   store))
+    config = dataclasses.replace(QUICK, rounds=2, budget_s=30.0)
+    run.run_rounds(cells, config, store, started=time.perf_counter(), progress=False)
+    rounds = {(cell.model, cell.backend): store.row(cell.key)["rounds"] for cell in cells}
+    assert rounds == {("xor", "numpy"): 2, ("xor", "jax"): 2, ("classifier", "numpy"): 1, ("classifier", "jax"): 1}
