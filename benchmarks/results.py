@@ -77,9 +77,14 @@ class ResultStore:
         return next((row for row in self.rows if row_key(row) == key), None)
 
     def add(self, row: dict, curve: list[dict] | None = None) -> None:
-        """Replace any earlier row of the same cell, append this one, and rewrite the files."""
+        """Replace the earlier row of the same cell in its place (the report orders its columns by first
+        appearance), or append a new one, and rewrite the files."""
         key = row_key(row)
-        self.rows = [old for old in self.rows if row_key(old) != key] + [row]
+        keys = [row_key(old) for old in self.rows]
+        if key in keys:
+            self.rows[keys.index(key)] = row
+        else:
+            self.rows.append(row)
         write_atomic(self.results_path, COLUMNS, self.rows)
         if curve is not None:
             label = (row["backend"], row["mode"], row["model"], str(row["threads"]), row["dtype"])

@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks.cells import Cell, QUICK, labels, merge, plan
 from benchmarks.models import parse_mlp, resolve_model
-from benchmarks.results import COLUMNS
+from benchmarks.results import COLUMNS, row_key
 from benchmarks.rounds import contender_keys, merge_round
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,3 +214,4 @@ def test_a_round_reruns_whole_model_rows_while_they_fit_the_budget(tmp_path, mon
     run.run_rounds(cells, config, store, started=time.perf_counter(), progress=False)
     rounds = {(cell.model, cell.backend): store.row(cell.key)["rounds"] for cell in cells}
     assert rounds == {("xor", "numpy"): 2, ("xor", "jax"): 2, ("classifier", "numpy"): 1, ("classifier", "jax"): 1}
+    assert [row_key(row) for row in store.rows] == [cell.key for cell in cells]
