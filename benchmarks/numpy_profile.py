@@ -245,6 +245,9 @@ def targets(results: pd.DataFrame) -> list[str]:
     misses = overhead[overhead["best mode / minimal loop"] > 1.1]
     missed = "; ".join(f"{row['framework']} on {row['model']}: {row['best mode / minimal loop']:.2f}× (best of "
                        f"{row['rounds']} round(s))" for _, row in misses.iterrows()) or "none"
+    if (misses["rounds"] == 1).any():
+        missed += (" — one process per label, within this host's 20–50 % process-to-process noise: the row got no "
+                   "extra round within the sweep's time budget")
     return ["## Performance targets (from results.csv of the committed benchmark run)\n",
             f"1. NumPy is the fastest backend/mode on every default model: "
             f"{(fastest_table['met'] == '✓').sum()} of {len(fastest_table)}. The minimal loops are reference rows, "

@@ -191,7 +191,7 @@ def test_performance_targets_report_each_miss_by_how_much(tmp_path):
     assert "every default model: 1 of 2" in text and "jax:jit" in wide_line and "1.053" in wide_line
     assert "NumPy at 85 % of the GEMM peak" in text
     assert "6.5× (target ≥ 3×): ✓" in text
-    assert "Above 1.1×: torch on xor: 1.20× (best of 1 round(s))." in text
+    assert "Above 1.1×: torch on xor: 1.20× (best of 1 round(s)) — one process per label" in text
 
 
 def test_a_round_reruns_whole_model_rows_while_they_fit_the_budget(tmp_path, monkeypatch):
