@@ -11,7 +11,7 @@ medians are kept in ``round_medians_s``. A cell is a contender when:
   drop it from the rounds), or
 - it belongs to the framework of such a label, as that framework's fastest suite mode or its minimal loop (so the
   overhead comparison of :mod:`benchmarks.report` is taken on equal rounds), or
-- it is a framework's fastest suite mode or minimal loop where the first is more than :data:`OVERHEAD_RATIO` (the
+- it is a framework's fastest suite mode or minimal loop where the first is more than :data:`OVERHEAD_TARGET` (the
   performance target for the suite's own overhead) slower than the second: a miss is then measured on rounds too.
 
 A round reruns a model row's contenders together, and only if their last wall time still fits the sweep's budget
@@ -25,7 +25,7 @@ from .cells import REFERENCES, Cell
 from .results import row_key
 
 CONTENDER_RATIO = 1.3
-OVERHEAD_RATIO = 1.1
+OVERHEAD_TARGET = 1.1
 REFERENCE = "numpy"
 
 
@@ -47,10 +47,10 @@ def contender_keys(rows: list[dict]) -> set[tuple]:
         keys |= {row_key(row) for row in close}
         for framework in {framework_of(row["backend"]) for row in group}:
             best_mode, loops = _framework_pair(group, framework)
-            overhead = best_mode is not None and any(_median(best_mode) > OVERHEAD_RATIO * _median(loop)
+            overhead = best_mode is not None and any(_median(best_mode) > OVERHEAD_TARGET * _median(loop)
                                                      for loop in loops)
             if overhead or any(framework_of(row["backend"]) == framework for row in close):
-                keys |= {row_key(row) for row in [*([best_mode] if best_mode else []), *loops]}
+                keys |= {row_key(row) for row in (best_mode, *loops) if row is not None}
     return keys
 
 

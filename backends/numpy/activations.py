@@ -194,16 +194,19 @@ def softmax_parts(z: np.ndarray, out: np.ndarray, row_sum: RowSum) -> tuple[np.n
     redone with their own maxima.
     """
     m = z.max()
-    np.subtract(z, m, out=out)
-    np.exp(out, out=out)
-    s = row_sum(out)
+    s = _shifted_exp(z, m, out, row_sum)
     if s.min() < SHARED_SHIFT_MIN_SUM:
         m = z.max(axis=1, keepdims=True)
-        np.subtract(z, m, out=out)
-        np.exp(out, out=out)
-        s = row_sum(out)
+        s = _shifted_exp(z, m, out, row_sum)
     out /= s
     return m, s
+
+
+def _shifted_exp(z: np.ndarray, m, out: np.ndarray, row_sum: RowSum) -> np.ndarray:
+    """out ← e^{z − m} (N, C); return its row sums (N, 1)."""
+    np.subtract(z, m, out=out)
+    np.exp(out, out=out)
+    return row_sum(out)
 
 
 def make_activation(layer: LayerSpec, layer_params: dict[str, np.ndarray], layer_grads: dict[str, np.ndarray],
