@@ -26,22 +26,27 @@ def finite_difference_check(spec: NetworkSpec | dict, X: Any, y: Any, params: li
     model = build(as_spec(spec), backend="numpy", dtype="float64", seed=seed)
     if params is not None:
         model.set_params(params)
+    params = model.get_params()
     Xn, yn = model.prepare_batch(X, y)
-    _, analytic = model._loss_and_grads(Xn, yn)
+    _, analytic = model.native_loss_and_grads(Xn, yn)
+    analytic = [{key: value.copy() for key, value in layer.items()} for layer in analytic]
+
+    def loss_at(index: int, key: str, i: int, value: float) -> float:
+        original = params[index][key].flat[i]
+        params[index][key].flat[i] = value
+        model.set_params(params)
+        params[index][key].flat[i] = original
+        return model.native_loss_and_grads(Xn, yn)[0]
+
     tolerance = TOLERANCES[("finite_differences", "float64")]
     rows = []
-    for index, (live, grads) in enumerate(zip(model._read_params(), analytic)):
-        for key, value in live.items():
+    for index, grads in enumerate(analytic):
+        for key, value in params[index].items():
             numeric = np.empty_like(value)
-            flat = value.reshape(-1)
-            for i in range(flat.size):
-                original = flat[i]
-                flat[i] = original + eps
-                plus = model._loss_and_grads(Xn, yn)[0]
-                flat[i] = original - eps
-                minus = model._loss_and_grads(Xn, yn)[0]
-                flat[i] = original
-                numeric.reshape(-1)[i] = (plus - minus) / (2.0 * eps)
+            for i in range(value.size):
+                plus = loss_at(index, key, i, value.flat[i] + eps)
+                minus = loss_at(index, key, i, value.flat[i] - eps)
+                numeric.flat[i] = (plus - minus) / (2.0 * eps)
             result = compare(grads[key], numeric, tolerance)
             denom = np.maximum(np.maximum(np.abs(grads[key]), np.abs(numeric)), 1e-12)
             rows.append({"layer": index, "param": key, "shape": str(value.shape),

@@ -2,7 +2,9 @@
 
 Every backend loads these same NumPy numbers, so a framework's own initializer never enters a comparison. Draws are
 made in float64 from ``numpy.random.default_rng(seed)`` and then cast, so one seed gives bit-identical parameters on
-every backend, in every run, and float32 parameters are exactly the rounded float64 ones.
+every backend, in every run, and float32 parameters are exactly the rounded float64 ones. A weight matrix is drawn
+in blocks of rows of at most :data:`DRAW_BLOCK` numbers, each cast into the result as it is drawn: the generator
+yields the same stream whatever the block size, and a float32 net never has a float64 copy of itself.
 
 | name | W (fan_in, units) | b (units,) |
 |---|---|---|
@@ -22,6 +24,10 @@ import numpy as np
 from .spec import NetworkSpec
 
 
+# Numbers drawn at a time (in float64) while filling a weight matrix.
+DRAW_BLOCK = 2**20
+
+
 def init_params(spec: NetworkSpec, dtype: str | np.dtype, seed: int) -> list[dict[str, np.ndarray]]:
     """Return the parameter list for ``spec``: one ``{"W", "b"[, "alpha"]}`` dict per layer, in ``dtype``."""
     rng = np.random.default_rng(seed)
@@ -30,13 +36,26 @@ def init_params(spec: NetworkSpec, dtype: str | np.dtype, seed: int) -> list[dic
         shape = (fan_in, layer.units)
         if spec.init == "glorot_uniform":
             limit = math.sqrt(6.0 / (fan_in + layer.units))
-            weight, bias = rng.uniform(-limit, limit, shape), np.zeros(layer.units)
+            weight = _drawn(shape, dtype, lambda size: rng.uniform(-limit, limit, size))
+            bias = np.zeros(layer.units, dtype=dtype)
         elif spec.init == "he_normal":
-            weight, bias = rng.normal(0.0, math.sqrt(2.0 / fan_in), shape), np.zeros(layer.units)
+            scale = math.sqrt(2.0 / fan_in)
+            weight = _drawn(shape, dtype, lambda size: rng.normal(0.0, scale, size))
+            bias = np.zeros(layer.units, dtype=dtype)
         else:
-            weight, bias = rng.uniform(-0.5, 0.5, shape), rng.uniform(-0.5, 0.5, layer.units)
-        entry = {"W": weight.astype(dtype), "b": bias.astype(dtype)}
+            weight = _drawn(shape, dtype, lambda size: rng.uniform(-0.5, 0.5, size))
+            bias = _drawn((layer.units,), dtype, lambda size: rng.uniform(-0.5, 0.5, size))
+        entry = {"W": weight, "b": bias}
         if layer.activation == "prelu":
             entry["alpha"] = np.full(layer.units, layer.alpha_init, dtype=dtype)
         params.append(entry)
     return params
+
+
+def _drawn(shape: tuple[int, ...], dtype: str | np.dtype, draw) -> np.ndarray:
+    """An array of ``shape`` filled row block by row block with ``draw(block_shape)`` (float64), cast to ``dtype``."""
+    out = np.empty(shape, dtype=dtype)
+    rows = max(1, DRAW_BLOCK // max(1, math.prod(shape[1:])))
+    for start in range(0, shape[0], rows):
+        out[start:start + rows] = draw((min(rows, shape[0] - start), *shape[1:]))
+    return out

@@ -5,11 +5,24 @@ methods validate every input here, in the suite, before a framework sees it, and
 
 Shapes: ``X`` is (N, input_dim); targets are (N, k) (class labels (N,) are turned into one-hot rows);
 parameters are a list of ``{"W": (fan_in, units), "b": (units,)[, "alpha": (units,)]}`` NumPy dicts.
+
+Guarantees (DESIGN.md section 8), kept here for every backend:
+
+- **Threads.** Every public method holds the model's lock while it touches the model, so ``predict`` and
+  ``evaluate`` give correct results when called from several threads, also while another thread trains (``fit``
+  takes the lock step by step, so predictions interleave with its steps and never see a half-applied update).
+- **Copies.** ``copy.deepcopy`` and ``pickle`` rebuild the model from its spec and an exact snapshot of its
+  parameters and optimizer state (:meth:`Model._snapshot`): the copy is independent and trains on exactly as the
+  original would.
+- **Memory.** Inference runs in chunks of at most :data:`INFERENCE_CHUNK_ROWS` rows with buffers that live only
+  for the call; batches and networks whose estimated memory exceeds what is free are refused before allocation.
+- **Outputs** are writeable NumPy arrays owned by the caller.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar
 
@@ -17,10 +30,13 @@ import numpy as np
 
 from .errors import DivergenceError
 from .init import init_params
-from .spec import NetworkSpec
-from .validation import check_features, check_fit_args, check_params, check_targets
+from .spec import NetworkSpec, as_spec
+from .validation import batch_bytes, check_features, check_fit_args, check_memory, check_params, check_targets
 
 Params = list[dict[str, np.ndarray]]
+
+# predict and evaluate run over at most this many rows at a time.
+INFERENCE_CHUNK_ROWS = 4096
 
 
 class Model(ABC):
@@ -37,6 +53,7 @@ class Model(ABC):
         self.dtype = np.dtype(dtype)
         self.seed = seed
         self.mode = mode
+        self._lock = threading.RLock()
         self._setup(init_params(spec, self.dtype, seed))
 
     def __repr__(self) -> str:
@@ -67,57 +84,113 @@ class Model(ABC):
 
     @abstractmethod
     def _train_step(self, X: Any, y: Any) -> Any:
-        """One optimizer step on a native batch; return the pre-update loss as a native scalar.
+        """One guarded optimizer step on a native batch; return a native scalar.
 
-        The update is not applied when that loss is non-finite. No host synchronisation is required here, so
-        a benchmark can queue several steps and then read the last loss back.
+        The update is applied only when the loss and every gradient are finite. The returned scalar is the
+        pre-update loss when the update was applied, and a non-finite value when it was not (the loss itself, or
+        NaN when only a gradient was non-finite), so "finite ⇔ applied". No host synchronisation is required here,
+        so a benchmark can queue several steps and then read the last loss back.
         """
 
     @abstractmethod
     def _predict(self, X: Any) -> np.ndarray:
         """Output-layer activations (probabilities for softmax/sigmoid) as a NumPy (N, k) array."""
 
+    @abstractmethod
+    def _loss(self, X: Any, y: Any) -> float:
+        """The mean loss on a native batch in inference mode, without computing gradients."""
+
+    @abstractmethod
+    def _snapshot(self) -> dict[str, Any]:
+        """An exact, picklable copy (NumPy arrays and plain data) of the parameters and the optimizer state,
+        step count included, owning no memory the model still uses."""
+
+    @abstractmethod
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        """Load a :meth:`_snapshot` taken on a model of the same class, spec, dtype and mode."""
+
     # ----- public contract ---------------------------------------------------------------------------------------
 
     def get_params(self) -> Params:
         """Copies of the parameters: ``[{"W": (fan_in, units), "b": (units,)[, "alpha": (units,)]}, ...]``."""
-        return [{key: np.array(value, dtype=self.dtype, copy=True) for key, value in layer.items()}
-                for layer in self._read_params()]
+        with self._lock:
+            return [{key: np.array(value, dtype=self.dtype, copy=True) for key, value in layer.items()}
+                    for layer in self._read_params()]
 
     def set_params(self, params: Params) -> None:
         """Copy ``params`` in after checking structure, shapes, dtype and finiteness (optimizer state is kept)."""
-        self._write_params(check_params(params, self.spec, self.dtype))
+        checked = check_params(params, self.spec, self.dtype)
+        with self._lock:
+            self._write_params(checked)
 
     def _checked(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """The batch validated and converted to the model dtype (targets as (N, k); labels one-hot)."""
         X = check_features(X, self.spec, self.dtype)
+        check_memory("X", batch_bytes(self.spec, X.shape[0], self.dtype), f"a training batch of {X.shape[0]} rows",
+                     "train on smaller batches (fit's batch_size)")
         return X, check_targets(y, self.spec, X.shape[0], self.dtype)
 
     def prepare_batch(self, X: Any, y: Any) -> tuple[Any, Any]:
-        """Validate a batch and convert it to native tensors, ready for the hooks."""
+        """Validate a batch and convert it to native tensors, ready for :meth:`native_train_step`."""
         X, y = self._checked(X, y)
         return self.to_native(X), self.to_native(y)
 
+    def native_train_step(self, X: Any, y: Any) -> Any:
+        """One optimizer step on a batch made by :meth:`prepare_batch`, returning the framework's own scalar.
+
+        This is the step a timing loop calls: no validation, no conversion, no lock and no host synchronisation
+        (read the scalar back to wait for it). The scalar is the pre-update loss, or non-finite when the update
+        was not applied because the loss or a gradient was non-finite. Not for use from several threads at once.
+        """
+        return self._train_step(X, y)
+
+    def native_loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
+        """Loss and gradients on a batch made by :meth:`prepare_batch` (no validation, no lock)."""
+        return self._loss_and_grads(X, y)
+
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
         """Mean loss on the batch and dL/dparams, shaped like :meth:`get_params`; parameters are unchanged."""
-        loss, grads = self._loss_and_grads(*self.prepare_batch(X, y))
-        return float(loss), [{key: np.asarray(value) for key, value in layer.items()} for layer in grads]
+        Xn, yn = self.prepare_batch(X, y)
+        with self._lock:
+            loss, grads = self._loss_and_grads(Xn, yn)
+        return float(loss), [{key: _owned(value) for key, value in layer.items()} for layer in grads]
 
     def train_step(self, X: Any, y: Any) -> float:
-        """One optimizer step on this batch; returns the loss before the update."""
-        return float(self._train_step(*self.prepare_batch(X, y)))
+        """One optimizer step on this batch; returns the loss before the update.
+
+        Raises :class:`~backprop.errors.DivergenceError` when the loss or a gradient is non-finite: the update
+        is then not applied, and parameters and optimizer state are as they were.
+        """
+        Xn, yn = self.prepare_batch(X, y)
+        with self._lock:
+            loss = float(self._train_step(Xn, yn))
+        if not math.isfinite(loss):
+            raise DivergenceError(f"train_step: non-finite loss or gradient (loss {loss}); the update was not "
+                                  f"applied, parameters and optimizer state are unchanged")
+        return loss
 
     def predict(self, X: Any) -> np.ndarray:
         """Output activations for ``X``: (N, k) in the model dtype."""
-        return np.asarray(self._predict(self.to_native(check_features(X, self.spec, self.dtype))))
+        X = check_features(X, self.spec, self.dtype)
+        out = np.empty((X.shape[0], self.spec.output_dim), dtype=self.dtype)
+        for rows in _chunks(X.shape[0]):
+            native = self.to_native(X[rows])
+            with self._lock:
+                out[rows] = self._predict(native)
+        return out
 
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
-        """``{"loss": ...}`` plus ``"accuracy"`` for classification losses."""
-        X, y = self._checked(X, y)
-        Xn = self.to_native(X)
-        result = {"loss": float(self._loss_and_grads(Xn, self.to_native(y))[0])}
+        """``{"loss": ...}`` plus ``"accuracy"`` for classification losses, in inference mode."""
+        X = check_features(X, self.spec, self.dtype)
+        y = check_targets(y, self.spec, X.shape[0], self.dtype)
+        total = 0.0
+        for rows in _chunks(X.shape[0]):
+            Xn, yn = self.to_native(X[rows]), self.to_native(y[rows])
+            with self._lock:
+                total += float(self._loss(Xn, yn)) * (rows.stop - rows.start)
+        result = {"loss": total / X.shape[0]}
         if self.is_classifier:
-            result["accuracy"] = accuracy(self._predict(Xn), y, self.spec.loss)
+            result["accuracy"] = accuracy(self.predict(X), y, self.spec.loss)
         return result
 
     @property
@@ -130,11 +203,15 @@ class Model(ABC):
 
         Returns the history: per-epoch mean training ``loss`` (weighted by batch size) and, for classifiers, the
         training ``accuracy`` after the epoch. ``progress(epoch, record)`` is called after each epoch.
-        Raises :class:`~backprop.errors.DivergenceError` naming the epoch and step when a loss is non-finite; the
-        parameters are then left at their last finite values.
+        Raises :class:`~backprop.errors.DivergenceError` naming the epoch and step when a loss or gradient is
+        non-finite; the parameters and optimizer state are then left at their last finite values.
         """
         epochs, batch_size, seed = check_fit_args(epochs, batch_size, seed)
-        X, y = self._checked(X, y)
+        X = check_features(X, self.spec, self.dtype)
+        y = check_targets(y, self.spec, X.shape[0], self.dtype)
+        rows = min(batch_size, X.shape[0])
+        check_memory("batch_size", batch_bytes(self.spec, rows, self.dtype), f"a training batch of {rows} rows",
+                     "choose a smaller batch_size")
         rng = np.random.default_rng(seed)
         history: dict[str, list[float]] = {"loss": []}
         with np.errstate(over="ignore", invalid="ignore"):
@@ -146,15 +223,20 @@ class Model(ABC):
         """The epoch loop of :meth:`fit`; overflow is reported as a :class:`DivergenceError`, not a warning."""
         for epoch in range(1, epochs + 1):
             order = rng.permutation(X.shape[0])
-            snapshot = self.get_params()
+            with self._lock:
+                snapshot = self._snapshot()
             total = 0.0
             for step, start in enumerate(range(0, X.shape[0], batch_size), start=1):
                 index = order[start:start + batch_size]
-                loss = float(self._train_step(self.to_native(X[index]), self.to_native(y[index])))
+                Xn, yn = self.to_native(X[index]), self.to_native(y[index])
+                with self._lock:
+                    loss = float(self._train_step(Xn, yn))
+                    if not math.isfinite(loss):
+                        self._restore_finite(snapshot)
                 if not math.isfinite(loss):
-                    self._restore_finite(snapshot)
-                    raise DivergenceError(f"fit: non-finite loss {loss} at epoch {epoch}, step {step}; "
-                                          f"parameters left at their last finite values")
+                    raise DivergenceError(f"fit: non-finite loss or gradient (loss {loss}) at epoch {epoch}, "
+                                          f"step {step}; parameters and optimizer state left at their last finite "
+                                          f"values")
                 total += loss * len(index)
             record = {"loss": total / X.shape[0]}
             if self.is_classifier:
@@ -164,10 +246,35 @@ class Model(ABC):
             if progress is not None:
                 progress(epoch, record)
 
-    def _restore_finite(self, snapshot: Params) -> None:
-        """Keep the current parameters if finite (the diverging step was not applied), else the epoch's start."""
+    def _restore_finite(self, snapshot: dict[str, Any]) -> None:
+        """After a rejected step: keep the current state if its parameters are finite (the rejected update was
+        not applied, so the optimizer state is the last finite one too), else go back to the epoch's start."""
         if not all(np.all(np.isfinite(value)) for layer in self._read_params() for value in layer.values()):
-            self._write_params(snapshot)
+            self._restore(snapshot)
+
+    def __reduce__(self):
+        """Pickle and deepcopy as the spec plus an exact snapshot; the copy shares nothing with the original."""
+        with self._lock:
+            state = {"spec": self.spec.to_dict(), "dtype": self.dtype.name, "seed": self.seed, "mode": self.mode,
+                     "snapshot": self._snapshot()}
+        return restore_model, (type(self), state)
+
+
+def restore_model(cls: type[Model], state: dict[str, Any]) -> Model:
+    """Rebuild a pickled or deep-copied model (the other half of :meth:`Model.__reduce__`)."""
+    model = cls(as_spec(state["spec"]), state["dtype"], state["seed"], state["mode"])
+    model._restore(state["snapshot"])
+    return model
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(start, min(start + INFERENCE_CHUNK_ROWS, n)) for start in range(0, n, INFERENCE_CHUNK_ROWS)]
+
+
+def _owned(array: Any) -> np.ndarray:
+    """``array`` as a writeable NumPy array that owns its memory (a copy unless it already is one)."""
+    array = np.asarray(array)
+    return array if array.flags.writeable and array.flags.owndata else np.array(array, copy=True)
 
 
 def accuracy(probabilities: np.ndarray, targets: np.ndarray, loss: str) -> float:

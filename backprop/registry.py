@@ -16,7 +16,8 @@ from typing import Mapping
 
 from .errors import BackendError
 from .model import Model
-from .spec import DTYPES, NetworkSpec, as_spec, check_number
+from .spec import NetworkSpec, as_spec, canonical_dtype, check_number
+from .validation import check_memory, check_representable, parameter_bytes
 
 
 @dataclass(frozen=True)
@@ -88,19 +89,23 @@ def load_backend(name: str) -> type[Model]:
     return importlib.import_module(info.module).Model
 
 
-def build(spec: NetworkSpec | Mapping | str, backend: str = "numpy", dtype: str | None = None, seed: int = 0,
+def build(spec: NetworkSpec | Mapping | str | Path, backend: str = "numpy", dtype: str | None = None, seed: int = 0,
           mode: str | None = None) -> Model:
     """Build ``spec`` on ``backend`` with the suite's seeded initial weights.
 
-    ``dtype`` defaults to the spec's own; ``mode`` to the backend's first mode (see :data:`BACKENDS`).
+    ``dtype`` defaults to the spec's own and may be any name or NumPy dtype of float32/float64 (``np.float32``,
+    ``"f4"``, ``"double"``); ``mode`` defaults to the backend's first mode (see :data:`BACKENDS`). Everything is
+    checked before the framework is imported: the spec, its values in this dtype, and that its parameters fit in
+    the memory available.
     """
     spec = as_spec(spec)
     info = backend_info(backend)
-    dtype = spec.dtype if dtype is None else dtype
-    if dtype not in DTYPES:
-        raise BackendError(f"dtype: expected one of {', '.join(DTYPES)}; got {dtype!r}")
+    dtype = spec.dtype if dtype is None else canonical_dtype(dtype)
     mode = info.modes[0] if mode is None else mode
     if mode not in info.modes:
         raise BackendError(f"mode: backend {backend!r} offers modes {', '.join(info.modes)}; got {mode!r}")
     seed = int(check_number("seed", seed, low=0, high=None, integer=True, error=BackendError))
+    check_representable(spec, dtype)
+    check_memory("layers", parameter_bytes(spec, dtype), f"a network of {spec.param_count():,} parameters "
+                 f"(values, gradients and optimizer state in {dtype})", "make the layers smaller")
     return load_backend(backend)(spec, dtype, seed, mode)

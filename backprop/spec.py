@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
+
+import numpy as np
 
 from .errors import SpecError
 
@@ -32,28 +35,58 @@ LOSS_OUTPUT = {"cross_entropy": ("softmax",), "binary_cross_entropy": ("sigmoid"
 def check_number(field_name: str, value: Any, *, low: float | None = None, high: float | None = None,
                  low_open: bool = False, high_open: bool = True, integer: bool = False,
                  error: type[Exception] = SpecError) -> float | int:
-    """Return ``value`` as a Python number inside the given bounds, or raise ``error`` naming ``field_name``."""
+    """Return ``value`` as a Python number inside the given bounds, or raise ``error`` naming ``field_name``.
+
+    Accepted: Python and NumPy real scalars (``int``, ``float``, ``np.integer``, ``np.floating``) and other
+    ``numbers.Real``. Rejected, as their Python equivalents are: bools (Python or NumPy), complex numbers, strings,
+    arrays of any shape, and values that do not fit a float (``10**400``).
+    """
     kind = "an integer" if integer else "a number"
     lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
     hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
     bounds = " and ".join(b for b in (lo, hi) if b)
     wanted = f"{kind}{' ' + bounds if bounds else ''}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__index__") \
-            and not hasattr(value, "__float__"):
-        raise error(f"{field_name}: expected {wanted}, got {value!r} ({type(value).__name__})")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise error(f"{field_name}: expected {wanted}, got {_shown(value)} ({type(value).__name__})")
     if integer:
-        if isinstance(value, float) or not hasattr(value, "__index__"):
-            raise error(f"{field_name}: expected {wanted}, got {value!r}")
+        if not isinstance(value, numbers.Integral):
+            raise error(f"{field_name}: expected {wanted}, got {_shown(value)}")
         number: float | int = int(value)
     else:
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
         if not math.isfinite(number):
-            raise error(f"{field_name}: expected a finite number{' ' + bounds if bounds else ''}, got {value!r}")
+            raise error(f"{field_name}: expected a finite number{' ' + bounds if bounds else ''}, "
+                        f"got {_shown(value)}")
     too_low = low is not None and (number <= low if low_open else number < low)
     too_high = high is not None and (number >= high if high_open else number > high)
     if too_low or too_high:
-        raise error(f"{field_name}: expected {wanted}, got {value!r}")
+        raise error(f"{field_name}: expected {wanted}, got {_shown(value)}")
     return number
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 400-digit integer stays readable in a message)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+def canonical_dtype(value: Any, field_name: str = "dtype") -> str:
+    """The name (``float32`` or ``float64``) of the dtype ``value`` names: a name such as ``"float32"``, ``"f4"``
+    or ``"double"``, a NumPy scalar type such as ``np.float32``, or an ``np.dtype``. Anything else is a
+    :class:`SpecError`."""
+    wanted = f"{field_name}: expected one of {', '.join(DTYPES)} (or a NumPy dtype naming one)"
+    if value is None or isinstance(value, (bool, numbers.Number)):
+        raise SpecError(f"{wanted}; got {value!r}")
+    try:
+        name = np.dtype(value).name
+    except (TypeError, ValueError):
+        raise SpecError(f"{wanted}; got {_shown(value)}") from None
+    if name not in DTYPES:
+        raise SpecError(f"{wanted}; got {_shown(value)} ({name})")
+    return name
 
 
 def check_choice(field_name: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -195,7 +228,7 @@ class NetworkSpec:
                                                  enumerate(self.layers)))
         check_choice("loss", self.loss, LOSSES)
         check_choice("init", self.init, INITIALIZERS)
-        check_choice("dtype", self.dtype, DTYPES)
+        object.__setattr__(self, "dtype", canonical_dtype(self.dtype))
         optimizer = self.optimizer
         if isinstance(optimizer, OptimizerSpec):
             optimizer = {**optimizer.to_dict(), "native": optimizer.native}
@@ -245,9 +278,19 @@ class NetworkSpec:
             shapes.append(entry)
         return shapes
 
+    def param_count(self) -> int:
+        """Number of parameters (every W, b and prelu alpha)."""
+        return sum(math.prod(shape) for layer in self.param_shapes() for shape in layer.values())
+
     def flops_per_step(self, batch_size: int) -> int:
-        """Dense-layer FLOPs of one train step: 6·B·Σ fan_in·units (2 forward, 4 backward)."""
-        return 6 * batch_size * sum(fan_in * layer.units for fan_in, layer in zip(self.fan_ins, self.layers))
+        """FLOPs of the GEMMs of one train step, counting only the work every backend does.
+
+        Each dense layer costs 2·B·fan_in·units per GEMM: z = a @ W forward, dW = aᵀ @ g and dX = g @ Wᵀ backward.
+        No backend computes dX for the first layer (nothing needs dL/dX), so a step is
+        6·B·Σ fan_in·units − 2·B·fan_in₁·units₁.
+        """
+        gemm = [2 * batch_size * fan_in * layer.units for fan_in, layer in zip(self.fan_ins, self.layers)]
+        return 3 * sum(gemm) - gemm[0]
 
     def to_dict(self) -> dict:
         return {"input_dim": self.input_dim, "layers": [layer.to_dict() for layer in self.layers],
@@ -267,13 +310,64 @@ class NetworkSpec:
 
     @classmethod
     def from_json(cls, source: str | Path) -> "NetworkSpec":
-        """Parse a spec from JSON text or from a ``.json`` file path. Only JSON is read: no pickle, no eval."""
-        text = Path(source).read_text() if isinstance(source, Path) or str(source).endswith(".json") else source
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"spec: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-        return cls.from_dict(data)
+        """Parse a spec from JSON text, or from a ``.json`` file given as a ``Path`` or a path string.
+
+        A string whose first non-blank character is ``{`` or ``[`` is JSON text; any other string is a path. Only
+        JSON is read: no pickle, no eval. Duplicate keys in a JSON object are an error, not "the last one wins".
+        """
+        return cls.from_dict(parse_json(read_spec_text(source)))
+
+
+# A spec file larger than this is not a spec (and would be read whole into memory).
+MAX_SPEC_FILE_BYTES = 10 * 2**20
+
+
+def read_spec_text(source: str | Path) -> str:
+    """JSON text from ``source``: the text itself, or the contents of the ``.json`` file it names.
+
+    A path must end in ``.json``, exist, be a regular file of at most :data:`MAX_SPEC_FILE_BYTES` and hold UTF-8
+    text; otherwise a :class:`SpecError` says which of these failed.
+    """
+    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
+        return source
+    if not isinstance(source, (str, Path)):
+        raise SpecError(f"spec: expected JSON text or a .json file path, got {type(source).__name__}")
+    path = Path(source)
+    if path.suffix.lower() != ".json":
+        raise SpecError(f"spec: a spec file must be a .json file, got {str(source)!r} (JSON text must start "
+                        f"with '{{')")
+    if not path.exists():
+        raise SpecError(f"spec: no such file {str(path)!r}")
+    if not path.is_file():
+        raise SpecError(f"spec: {str(path)!r} is not a regular file")
+    size = path.stat().st_size
+    if size > MAX_SPEC_FILE_BYTES:
+        raise SpecError(f"spec: {str(path)!r} is {size} bytes; a spec file is at most {MAX_SPEC_FILE_BYTES} bytes")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"spec: {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                        f"{exc.start})") from None
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` that rejects duplicate object keys and reports malformed text as a :class:`SpecError`."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"spec: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise SpecError("spec: JSON nested too deeply") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    keys = [key for key, _ in pairs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise SpecError(f"spec: duplicate key(s) {', '.join(map(repr, duplicates))} in one JSON object "
+                        f"(keys {', '.join(map(repr, keys))}); each key may appear once")
+    return dict(pairs)
 
 
 def mlp_spec(widths: list[int], hidden: str = "relu", output: str = "linear", loss: str = "mse",
@@ -305,4 +399,4 @@ def as_spec(spec: NetworkSpec | Mapping | str | Path) -> NetworkSpec:
         return NetworkSpec.from_dict(spec)
     if isinstance(spec, (str, Path)):
         return NetworkSpec.from_json(spec)
-    raise SpecError(f"spec: expected a NetworkSpec, a dict or JSON; got {type(spec).__name__}")
+    raise SpecError(f"spec: expected a NetworkSpec, a dict, JSON text or a .json path; got {type(spec).__name__}")

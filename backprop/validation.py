@@ -7,16 +7,28 @@ form and what was given. Nothing is modified in place, so a rejected call leaves
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import InputError, InputTypeError
+from .errors import InputError, InputTypeError, SpecError
 from .spec import NetworkSpec, check_number
+
+# Below this many bytes a memory estimate is not compared with the machine's free memory (reading it costs more
+# than a small train step).
+MEMORY_CHECK_FLOOR_BYTES = 256 * 2**20
 
 
 def numeric_array(name: str, value: Any) -> np.ndarray:
-    """``value`` as a real numeric ndarray; strings, objects, complex numbers and ragged lists are rejected."""
+    """``value`` as a real numeric ndarray; strings, objects, complex numbers and ragged lists are rejected.
+
+    A pandas DataFrame or Series is accepted when every column is numeric or bool (mixed float, int and bool
+    columns included, as scikit-learn's ``check_array`` does); missing values become NaN and are then rejected as
+    non-finite by the callers.
+    """
+    if _is_pandas(value):
+        return _pandas_array(name, value)
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -26,6 +38,23 @@ def numeric_array(name: str, value: Any) -> np.ndarray:
         raise InputTypeError(f"{name}: expected a real numeric array (bool, int or float), got dtype "
                              f"{array.dtype} ({type(value).__name__})")
     return array
+
+
+def _is_pandas(value: Any) -> bool:
+    return type(value).__module__.startswith("pandas.") and hasattr(value, "to_numpy") and hasattr(value, "dtypes")
+
+
+def _pandas_array(name: str, frame: Any) -> np.ndarray:
+    from pandas.api.types import is_bool_dtype, is_complex_dtype, is_numeric_dtype
+
+    dtypes = frame.dtypes.items() if hasattr(frame.dtypes, "items") else [(getattr(frame, "name", None),
+                                                                         frame.dtypes)]
+    bad = [(column, dtype) for column, dtype in dtypes
+           if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype)) or is_complex_dtype(dtype)]
+    if bad:
+        shown = ", ".join(f"{column!r} ({dtype})" for column, dtype in bad[:5])
+        raise InputTypeError(f"{name}: expected numeric or bool columns, got non-numeric column(s) {shown}")
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _require_finite(name: str, array: np.ndarray) -> None:
@@ -134,3 +163,61 @@ def check_fit_args(epochs: Any, batch_size: Any, seed: Any) -> tuple[int, int, i
     return (int(check_number("epochs", epochs, low=1, high=None, integer=True, error=InputError)),
             int(check_number("batch_size", batch_size, low=1, high=None, integer=True, error=InputError)),
             int(check_number("seed", seed, low=0, high=None, integer=True, error=InputError)))
+
+
+def check_representable(spec: NetworkSpec, dtype: np.dtype) -> None:
+    """Every spec value that a backend stores in the model dtype must survive the cast: finite, and a value that
+    must be > 0 must not round to 0 (``alpha_init = 1e300`` overflows float32; ``eps = 1e-50`` rounds to 0)."""
+    dtype = np.dtype(dtype)
+    values: list[tuple[str, float, bool]] = []
+    for i, layer in enumerate(spec.layers):
+        if layer.activation == "leaky_relu":
+            values.append((f"layers[{i}].negative_slope", layer.negative_slope, False))
+        if layer.activation == "prelu":
+            values.append((f"layers[{i}].alpha_init", layer.alpha_init, False))
+    optimizer = spec.optimizer
+    values += [("optimizer.lr", optimizer.lr, True), ("optimizer.eps", optimizer.eps, True),
+               ("optimizer.momentum", optimizer.momentum, False), ("optimizer.beta1", optimizer.beta1, False),
+               ("optimizer.beta2", optimizer.beta2, False)]
+    for field_name, value, positive in values:
+        with np.errstate(over="ignore", under="ignore"):
+            cast = float(np.asarray(value, dtype=dtype))
+        if not math.isfinite(cast):
+            raise SpecError(f"{field_name}: expected a value representable in {dtype}, got {value!r} "
+                            f"(it overflows to {cast})")
+        if positive and cast == 0.0:
+            raise SpecError(f"{field_name}: expected a value > 0 representable in {dtype}, got {value!r} "
+                            f"(it rounds to 0)")
+
+
+# Copies of the parameters a backend holds at once: the values, their gradients, a framework-side copy while
+# loading, plus one per optimizer slot.
+PARAMETER_COPIES = 3
+OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2}
+
+
+def parameter_bytes(spec: NetworkSpec, dtype: np.dtype) -> int:
+    """Estimated bytes a built model holds for its parameters, gradients and optimizer slots."""
+    copies = PARAMETER_COPIES + OPTIMIZER_SLOTS[spec.optimizer.name]
+    return spec.param_count() * np.dtype(dtype).itemsize * copies
+
+
+def batch_bytes(spec: NetworkSpec, n: int, dtype: np.dtype) -> int:
+    """Estimated workspace bytes of a step on ``n`` rows: inputs, pre-activations, activations, gradients and a
+    scratch buffer of every layer."""
+    widths = spec.input_dim + sum(layer.units for layer in spec.layers)
+    return 5 * n * widths * np.dtype(dtype).itemsize
+
+
+def check_memory(field_name: str, needed: int, what: str, hint: str) -> None:
+    """Raise a :class:`SpecError` (``field_name == "layers"``) or :class:`InputError` when ``needed`` bytes exceed
+    the memory available now; estimates under :data:`MEMORY_CHECK_FLOOR_BYTES` are not checked."""
+    if needed < MEMORY_CHECK_FLOOR_BYTES:
+        return
+    import psutil
+
+    available = psutil.virtual_memory().available
+    if needed > available:
+        error = SpecError if field_name == "layers" else InputError
+        raise error(f"{field_name}: {what} needs about {needed / 2**30:.3g} GiB, more than the "
+                    f"{available / 2**30:.3g} GiB of memory available; {hint}")

@@ -46,7 +46,7 @@ def build_trainer(cell: dict, spec):
     import backprop
 
     model = backprop.build(spec, backend=cell["backend"], dtype=cell["dtype"], seed=0, mode=cell["mode"])
-    return model.prepare_batch, model._train_step, lambda X: np.argmax(model.predict(X), axis=1)
+    return model.prepare_batch, model.native_train_step, lambda X: np.argmax(model.predict(X), axis=1)
 
 
 def run_step(cell: dict, spec, config: dict) -> dict:

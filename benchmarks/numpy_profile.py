@@ -35,8 +35,8 @@ from .rounds import OVERHEAD_TARGET
 # Sizes from the performance issue's table: (benchmark model name, batch size).
 SIZES = [("xor", 4), ("classifier", 32), ("digits", 128), ("mnist", 128), ("wide", 256)]
 
-# Timing snippet run in a subprocess against a given checkout; it relies only on the long-stable
-# build / prepare_batch / _train_step contract.
+# Timing snippet run in a subprocess against a given checkout. It times the native step: the public
+# native_train_step where the revision has it, and for revisions before that public API the hook it calls.
 STEP_TIMER = r"""
 import json, sys, time
 import numpy as np
@@ -52,20 +52,21 @@ with threadpool_limits(int(sys.argv[2])):
         k = spec["layers"][-1]["units"]
         y = rng.integers(0, k, batch) if spec["loss"] == "cross_entropy" else rng.uniform(size=(batch, k))
         Xn, yn = model.prepare_batch(X, y)
+        step = getattr(model, "native_train_step", None) or model._train_step
         for _ in range(3):
-            model._train_step(Xn, yn)
+            step(Xn, yn)
         k_steps, blocks = 1, []
         while True:
             start = time.perf_counter()
             for _ in range(k_steps):
-                model._train_step(Xn, yn)
+                step(Xn, yn)
             if time.perf_counter() - start >= 0.02:
                 break
             k_steps *= 2
         for _ in range(7):
             start = time.perf_counter()
             for _ in range(k_steps):
-                model._train_step(Xn, yn)
+                step(Xn, yn)
             blocks.append((time.perf_counter() - start) / k_steps)
         out[name] = float(np.median(blocks))
 print(json.dumps(out))
@@ -159,12 +160,12 @@ def phase_profile(specs: list[tuple[str, dict, int]]) -> pd.DataFrame:
         model = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
         Xn, yn = model.prepare_batch(*random_batch(spec, batch, np.random.default_rng(0)))
         fused_loss = model.loss.fused
-        ws = model._forward(Xn, output_activation=not fused_loss)
         fused = any(model.fused_sgd)
-        step = _median_time(lambda: model._train_step(Xn, yn))
-        forward = _median_time(lambda: model._forward(Xn, output_activation=not fused_loss))
+        step = _median_time(lambda: model.native_train_step(Xn, yn))
+        ws = model.workspaces[batch]
+        forward = _median_time(lambda: model._forward(Xn, ws, output_activation=not fused_loss))
         loss = _median_time(lambda: model.loss.value_and_grad(ws.z[-1], ws.output, yn, ws.grad[-1], ws.scratch[-1]))
-        backward = _median_time(lambda: model._backward(Xn, yn)) - forward - loss
+        backward = _median_time(lambda: model._backward(Xn, yn, ws, fuse=fused)) - forward - loss
         grads = model.buffers.flat_grads.copy()
         optimizer = 0.0 if fused else _median_time(lambda: model.optimizer.step(grads.copy())) - \
             _median_time(lambda: grads.copy())

@@ -17,6 +17,7 @@ from backprop.spec import as_spec, mlp_spec
 from backprop.tolerances import TOLERANCES, compare
 
 from .conftest import ADAPTERS
+from .helpers import kink_free_batch
 
 adapters = pytest.mark.parametrize("backend", ADAPTERS, indirect=True)
 
@@ -25,25 +26,6 @@ def assert_agree(table):
     failed = table[~table["passed"]]
     assert failed.empty, "\n" + failed.to_string()
     assert len(table) > 1
-
-
-KINKED = ("relu", "leaky_relu", "prelu")
-
-
-def kink_free_batch(spec, rng, n=16, seed=0):
-    """A batch whose relu-family pre-activations are exactly 0 or clear of it.
-
-    Exact zeros are fine (every backend takes the derivative at 0 from the left); a tiny nonzero z could land on
-    either side of 0 after a different summation order, and the backends would then rightly disagree.
-    """
-    model = backprop.build(spec, backend="numpy", dtype="float64", seed=seed)
-    for _ in range(50):
-        X, y = random_batch(spec, n, rng)
-        zs = model._forward(np.asarray(X, dtype=np.float64)).z
-        if all(np.all((z == 0) | (np.abs(z) > 1e-6)) for z, layer in zip(zs, spec["layers"])
-               if layer["activation"] in KINKED):
-            return X, y
-    raise AssertionError("no kink-free batch found")
 
 
 @adapters

@@ -162,7 +162,7 @@ def test_bad_json_spec_is_rejected(text, field, backend):
 def test_unknown_and_uninstalled_backends_are_rejected():
     with pytest.raises(BackendError, match="known backends are numpy, torch, tensorflow, jax"):
         backprop.build(REGRESSION, backend="theano")
-    with pytest.raises(BackendError, match="dtype: expected one of float32, float64"):
+    with pytest.raises(SpecError, match="dtype: expected one of float32, float64"):
         backprop.build(REGRESSION, dtype="float16")
 
 

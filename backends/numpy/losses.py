@@ -19,9 +19,9 @@ from .activations import RowSum, constant, softmax_parts
 
 
 class BatchConstants:
-    """Per-batch-shape constants of a loss, remade only when the shape of z changes: ``scale`` = 1/``count(z)``
-    as a 0-d array of z's dtype, ``zero`` likewise, and ``ones`` shaped like z. A same-dtype 0-d operand spares
-    NumPy the conversion of a Python float on every call."""
+    """Per-batch-shape constants of a loss, remade only when the shape of z changes: ``scale`` = 1/``count(z)``,
+    ``zero`` and ``one`` as 0-d arrays of z's dtype, and ``ones`` shaped like z. A
+    same-dtype 0-d operand spares NumPy the conversion of a Python float on every call."""
 
     def __init__(self, count):
         self.count, self.shape = count, None
@@ -30,7 +30,7 @@ class BatchConstants:
         if z.shape != self.shape:
             self.shape = z.shape
             self.scale, self.zero = constant(1.0 / self.count(z), z.dtype), constant(0.0, z.dtype)
-            self.ones = np.ones_like(z)
+            self.one, self.ones = constant(1.0, z.dtype), np.ones_like(z)
 
 
 class MeanSquaredError:
@@ -51,10 +51,17 @@ class MeanSquaredError:
 
 
 class CrossEntropy:
-    """L = −(1/N) Σ_n Σ_c y_nc (z_nc − lse_n);  dL/dz = (softmax(z) − y)/N   (a = softmax(z))
+    """L = (1/N) Σ_n Σ_c y_nc (lse_n − z_nc);  dL/dz = (softmax(z) − y)/N   (a = softmax(z), lse_n = log Σ_c e^{z_nc})
 
-    lse_n = m + log Σ_c e^{z_nc − m} with a shift m that keeps every row finite (:func:`.activations.softmax_parts`),
-    so ±1e4 logits stay finite.
+    Each row is shifted by its target logit t_n = Σ_c y_nc z_nc (for class labels, the true class's logit). With
+    s_n = Σ_c e^{z_nc − t_n} and σ_n = Σ_c y_nc, the row's loss is Σ_c y_nc (lse_n − z_nc) = σ_n·log s_n +
+    (σ_n − 1)·t_n, which is log s_n for class labels and one-hot rows (σ_n = 1). A confident correct row has
+    s_n = 1 + (small): its loss is computed without subtracting large numbers, as accurately as the frameworks'
+    max-shifted log-softmax, at every magnitude. The shifted exponentials are softmax's numerators too.
+
+    When some logit exceeds its row's target by more than :data:`SHIFT_LIMIT` (a loss above ~80, and an
+    exponential that would overflow), the batch uses the max shift of :func:`.activations.softmax_parts` and
+    the loss Σ y (m + log s − z), accurate for such large losses.
     """
 
     fused = True
@@ -65,22 +72,44 @@ class CrossEntropy:
 
     def value_and_grad(self, z, a, y, grad, scratch):
         self.batch.update(z)
-        m, s = softmax_parts(z, a, self.row_sum)
-        np.log(s, out=s)
-        s += m
-        np.subtract(z, s, out=scratch)
-        loss = -self.dot(scratch, y) / z.shape[0]
+        np.multiply(z, y, out=scratch)
+        target = self.row_sum(scratch)
+        np.subtract(z, target, out=a)
+        if a.max() <= SHIFT_LIMIT:
+            np.exp(a, out=a)
+            sums = self.row_sum(a)
+            weights = self.row_sum(y)
+            loss = self.dot(np.log(sums), weights)
+            weights -= self.batch.one
+            loss = (loss + self.dot(weights, target)) / z.shape[0]
+            a /= sums
+        else:
+            loss = self._max_shifted(z, a, y, scratch)
         np.subtract(a, y, out=grad)
         grad *= self.batch.scale
         return loss
 
+    def _max_shifted(self, z, a, y, scratch) -> float:
+        """softmax(z) into ``a`` with a max shift, and the mean of Σ_c y_nc (m + log s_n − z_nc)."""
+        m, s = softmax_parts(z, a, self.row_sum)
+        np.log(s, out=s)
+        s += m
+        np.subtract(z, s, out=scratch)
+        return -self.dot(scratch, y) / z.shape[0]
+
+
+# The largest z_nc − t_n that the target-shifted cross-entropy exponentiates (e^80 ≈ 5.5e34: a row of up to
+# ~6 000 classes sums below float32's maximum).
+SHIFT_LIMIT = 80.0
+
 
 class BinaryCrossEntropy:
-    """L = (1/(N·k)) Σ softplus(z) − z·y;  dL/dz = (sigmoid(z) − y)/(N·k)   (a = sigmoid(z))
+    """L = (1/(N·k)) Σ y·softplus(−z) + (1 − y)·softplus(z);  dL/dz = (sigmoid(z) − y)/(N·k)   (a = sigmoid(z))
 
-    softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^−|z|), evaluated stably by ``np.logaddexp(0, z)``, and
-    sigmoid(z) = e^{z − softplus(z)} reuses it: exact at ±1e4, and accurate to an ulp of z for z ≪ 0.
-    The total is two dots, Σ softplus(z)·1 − Σ z·y.
+    softplus(z) = log(1 + e^z), evaluated stably by ``np.logaddexp(0, z)``. Both terms are ≥ 0, so the total has
+    no cancellation: a confident correct prediction (z ≫ 0 with y = 1, or z ≪ 0 with y = 0) contributes its own
+    small softplus(−|z|) at full relative precision, as the frameworks' ``max(z, 0) − z·y + log1p(e^−|z|)``
+    does. (The form softplus(z) − z·y subtracts two numbers near |z| there.) sigmoid(z) = e^{−softplus(−z)}.
     """
 
     fused = True
@@ -92,10 +121,14 @@ class BinaryCrossEntropy:
     def value_and_grad(self, z, a, y, grad, scratch):
         batch = self.batch
         batch.update(z)
-        np.logaddexp(batch.zero, z, out=scratch)
-        np.subtract(z, scratch, out=a)
+        np.negative(z, out=scratch)
+        np.logaddexp(batch.zero, scratch, out=scratch)
+        np.negative(scratch, out=a)
         np.exp(a, out=a)
-        loss = (self.dot(scratch, batch.ones) - self.dot(z, y)) / z.size
+        loss = self.dot(scratch, y)
+        np.logaddexp(batch.zero, z, out=grad)
+        np.subtract(batch.ones, y, out=scratch)
+        loss = (loss + self.dot(grad, scratch)) / z.size
         np.subtract(a, y, out=grad)
         grad *= batch.scale
         return loss

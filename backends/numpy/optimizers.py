@@ -1,7 +1,8 @@
 """The spec's optimizer formulas (DESIGN.md section 2), updating the model's flat parameter array in place.
 
 ``step(grads)`` takes the flat gradient array (same layout as the parameters) and may overwrite it: it is
-recomputed by the next backward pass. Each update is a fixed handful of whole-buffer NumPy calls with ``out=``,
+recomputed by the next backward pass. ``state()`` returns copies of the slots and the step count, and
+``load_state(state)`` puts them back (the model's snapshots for copies, pickling and divergence). Each update is a fixed handful of whole-buffer NumPy calls with ``out=``,
 so its cost does not grow with the number of layers and it allocates nothing. Hyperparameters are 0-d arrays of the
 parameters' dtype (:func:`.activations.constant`) and slots are allocated in that dtype, so nothing is promoted
 to float64.
@@ -18,7 +19,22 @@ from backprop.spec import OptimizerSpec
 from .activations import constant
 
 
-class SGD:
+class Slots:
+    """The slot arrays named in ``SLOTS`` and the step count ``t``, copied out and back in."""
+
+    SLOTS: tuple[str, ...] = ()
+    t = 0
+
+    def state(self) -> dict:
+        return {"t": self.t, **{name: getattr(self, name).copy() for name in self.SLOTS}}
+
+    def load_state(self, state: dict) -> None:
+        self.t = int(state["t"])
+        for name in self.SLOTS:
+            getattr(self, name)[...] = state[name]
+
+
+class SGD(Slots):
     """p ← p − lr·g"""
 
     def __init__(self, params: np.ndarray, config: OptimizerSpec):
@@ -26,12 +42,18 @@ class SGD:
         self.lr_constant = constant(self.lr, params.dtype)
 
     def step(self, grads: np.ndarray) -> None:
+        self.step_segment(self.params, grads)
+
+    def step_segment(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """p ← p − lr·g on one segment of the parameters (the fused-sgd model updates segment by segment)."""
         grads *= self.lr_constant
-        self.params -= grads
+        params -= grads
 
 
-class Momentum:
+class Momentum(Slots):
     """v ← μ·v + g;  p ← p − lr·v   (nesterov: p ← p − lr·(g + μ·v))"""
+
+    SLOTS = ("velocity",)
 
     def __init__(self, params: np.ndarray, config: OptimizerSpec):
         self.params, self.nesterov = params, config.nesterov
@@ -50,7 +72,7 @@ class Momentum:
         self.params -= grads
 
 
-class Adam:
+class Adam(Slots):
     """m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  p ← p − lr·m̂/(√v̂ + ε),  m̂ = m/(1−β1^t), v̂ = v/(1−β2^t)
 
     Stored as the rescaled moments m' = m/(1−β1) and v' = v/(1−β2), which saves three passes over the buffers:
@@ -59,6 +81,8 @@ class Adam:
     which is the formula above exactly, since m̂ = (1−β1)·m'/(1−β1^t) and √v̂ = k·√v'. The two bracketed
     per-step factors are written into 0-d arrays of the parameters' dtype.
     """
+
+    SLOTS = ("m", "v")
 
     def __init__(self, params: np.ndarray, config: OptimizerSpec):
         self.params = params

@@ -9,10 +9,11 @@ applies softmax/sigmoid after it. Every layer, loss and variable is in the model
 and :mod:`.losses` for the Keras defaults that would otherwise downcast a float64 model to float32).
 
 Modes: "function" (default) wraps the whole train step (forward, tape, gradient, guarded update) in one
-``tf.function``; "xla" the same with ``jit_compile=True``; "eager" runs the same Python code op by op. A
-``tf.function`` is traced once per batch shape and then reused (``fit`` with a remainder batch traces twice). A
-fixed signature with a ``None`` batch dimension would trace only once, but leaves the loss's mean divisor and the
-gradient's broadcast shapes to runtime ops, which cost ~10 % of a small network's step.
+``tf.function``; "xla" the same with ``jit_compile=True``; "eager" runs the same Python code op by op. The train
+step is traced once per batch shape and then reused (``fit`` with a remainder batch traces twice): a fixed
+signature with a ``None`` batch dimension would trace only once, but leaves the loss's mean divisor and the
+gradient's broadcast shapes to runtime ops, which cost ~10 % of a small network's step. Inference (``predict``,
+``evaluate``'s loss) has such a signature, so any number of batch sizes share one trace.
 """
 
 from __future__ import annotations
@@ -56,31 +57,37 @@ class Model(BaseModel):
         self._network, self._layer_variables = build_network(self.spec, dtype)
         self._variables = [variable for layer in self._layer_variables for variable in layer.values()]
         self._write_params(params)
-        self._loss = make_loss(self.spec.loss, dtype)
+        self._loss_object = make_loss(self.spec.loss, dtype)
         self._optimizer = make_optimizer(self._variables, self.spec.optimizer)
         self._output_activation = make_activation(self.spec.layers[-1], dtype) if self.spec.loss_from_logits \
             else None
         self._value_and_grads_fn = self._compiled(self._value_and_grads)
         self._train_step_fn = self._compiled(self._step)
-        self._predict_fn = self._compiled(self._outputs)
+        features = tf.TensorSpec([None, self.spec.input_dim], dtype)
+        targets = tf.TensorSpec([None, self.spec.output_dim], dtype)
+        self._predict_fn = self._compiled(self._outputs, [features])
+        self._loss_fn = self._compiled(self._inference_loss, [features, targets])
 
-    def _compiled(self, function: Callable) -> Callable:
-        """``function`` as this mode runs it: plain (eager), or a ``tf.function`` (XLA-compiled in "xla")."""
+    def _compiled(self, function: Callable, signature: list | None = None) -> Callable:
+        """``function`` as this mode runs it: plain (eager), or a ``tf.function`` (XLA-compiled in "xla"), traced
+        once for ``signature`` when one is given, else once per input shape."""
         if self.mode == "eager":
             return function
-        return tf.function(function, autograph=False, jit_compile=self.mode == "xla")
+        return tf.function(function, input_signature=signature, autograph=False, jit_compile=self.mode == "xla")
 
     def _value_and_grads(self, X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """Loss L (scalar) and dL/dv for every variable, in ``self._variables`` order."""
         with tf.GradientTape() as tape:
-            loss = self._loss(y, self._network(X))
+            loss = self._loss_object(y, self._network(X))
         return loss, tape.gradient(loss, self._variables)
 
     def _step(self, X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        """One guarded optimizer step; returns the pre-update loss."""
+        """One guarded optimizer step; returns the pre-update loss, or a non-finite value if it was skipped."""
         loss, grads = self._value_and_grads(X, y)
-        update_if_finite(self._optimizer, loss, grads)
-        return loss
+        return update_if_finite(self._optimizer, loss, grads)
+
+    def _inference_loss(self, X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        return self._loss_object(y, self._network(X))
 
     def _outputs(self, X: tf.Tensor) -> tf.Tensor:
         """Output-layer activations (N, k): softmax/sigmoid applied to the logits for from-logits losses."""
@@ -99,6 +106,16 @@ class Model(BaseModel):
     def to_native(self, array: np.ndarray) -> tf.Tensor:
         return tf.convert_to_tensor(array)
 
+    def _state_variables(self) -> list[tf.Variable]:
+        return [*self._variables, *self._optimizer.state_variables]
+
+    def _snapshot(self) -> dict:
+        return {"variables": [np.array(variable.numpy(), copy=True) for variable in self._state_variables()]}
+
+    def _restore(self, snapshot: dict) -> None:
+        for variable, value in zip(self._state_variables(), snapshot["variables"]):
+            variable.assign(value)
+
     def _loss_and_grads(self, X: tf.Tensor, y: tf.Tensor) -> tuple[float, Params]:
         loss, grads = self._value_and_grads_fn(X, y)
         flat = iter(grads)
@@ -109,3 +126,6 @@ class Model(BaseModel):
 
     def _predict(self, X: tf.Tensor) -> np.ndarray:
         return self._predict_fn(X).numpy()
+
+    def _loss(self, X: tf.Tensor, y: tf.Tensor) -> float:
+        return float(self._loss_fn(X, y))

@@ -11,7 +11,8 @@ Adam's bias corrections are computed in float64 from a float64 step count and ca
 does with Python floats.
 
 ``apply(grads)`` takes gradients in the order of the variables given at construction; it only emits TF ops, so it
-runs unchanged eagerly or inside a ``tf.function``.
+runs unchanged eagerly or inside a ``tf.function``. ``state_variables`` lists every variable the optimizer keeps
+(slots and step count), for the model's snapshots.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def _slots(variables: list[tf.Variable]) -> list[tf.Variable]:
 class SGD:
     """p ← p − lr·g"""
 
+    state_variables: list[tf.Variable] = []
+
     def __init__(self, variables: list[tf.Variable], config: OptimizerSpec):
         self.variables, self.lr = variables, float(config.lr)
 
@@ -44,6 +47,7 @@ class Momentum:
         self.variables, self.lr, self.mu, self.nesterov = variables, float(config.lr), float(config.momentum), \
             config.nesterov
         self.velocity = _slots(variables)
+        self.state_variables = self.velocity
 
     def apply(self, grads: list[tf.Tensor]) -> None:
         for p, g, v in zip(self.variables, grads, self.velocity):
@@ -64,6 +68,7 @@ class Adam:
                                                      float(config.eps))
         self.m, self.v = _slots(variables), _slots(variables)
         self.t = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.state_variables = [*self.m, *self.v, self.t]
 
     def apply(self, grads: list[tf.Tensor]) -> None:
         t = self.t.assign_add(1.0)
@@ -84,6 +89,7 @@ class KerasOptimizer:
     def __init__(self, variables: list[keras.Variable], optimizer: keras.optimizers.Optimizer):
         self.variables, self.optimizer = variables, optimizer
         optimizer.build(variables)
+        self.state_variables = list(optimizer.variables)
 
     def apply(self, grads: list[tf.Tensor]) -> None:
         self.optimizer.apply(grads, self.variables)
@@ -110,10 +116,15 @@ def make_optimizer(variables: list[keras.Variable], config: OptimizerSpec):
     return SPEC_OPTIMIZERS[config.name]([variable.value for variable in variables], config)
 
 
-def update_if_finite(optimizer, loss: tf.Tensor, grads: list[tf.Tensor]) -> None:
-    """Apply one update, or nothing when ``loss`` is non-finite, as a ``tf.cond`` on the loss tensor.
+def update_if_finite(optimizer, loss: tf.Tensor, grads: list[tf.Tensor]) -> tf.Tensor:
+    """Apply one update only when ``loss`` and every gradient are finite, as a ``tf.cond`` on that flag; return the
+    loss when the update was applied, else a non-finite value (the loss, or NaN when only a gradient was not
+    finite).
 
     Inside a ``tf.function`` the choice stays in the graph, so no host synchronisation is needed; eagerly the
-    (CPU) loss is already computed when ``tf.cond`` reads it.
+    (CPU) tensors are already computed when ``tf.cond`` reads them.
     """
-    tf.cond(tf.math.is_finite(loss), lambda: optimizer.apply(grads), lambda: None)
+    loss_finite = tf.math.is_finite(loss)
+    finite = tf.reduce_all(tf.stack([loss_finite, *(tf.reduce_all(tf.math.is_finite(g)) for g in grads)]))
+    tf.cond(finite, lambda: optimizer.apply(grads), lambda: None)
+    return tf.where(finite | ~loss_finite, loss, tf.constant(float("nan"), dtype=loss.dtype))
