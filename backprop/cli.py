@@ -5,11 +5,15 @@
     python -m backprop check --preset xor-bce                      # finite differences (NumPy, float64)
     python -m backprop check --preset digits --backends all --dtype float64   # cross-backend agreement
     python -m backprop report --out reports                         # reports/gradient_agreement.md
+
+Framework log lines (TensorFlow's C++ notices, XLA's, Python-side warnings) are hidden unless ``--verbose``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 import numpy as np
@@ -75,25 +79,39 @@ def _report(args: argparse.Namespace) -> None:
     print(f"wrote {write_report(args.out)}")
 
 
+def quiet_frameworks() -> None:
+    """Hide the frameworks' own log lines for this command-line process: TensorFlow's C++ INFO and WARNING
+    messages (read from ``TF_CPP_MIN_LOG_LEVEL`` when TensorFlow loads, so set before any import of it) and the
+    Python loggers of TensorFlow and absl. The library never does this; this program owns its process."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for name in ("tensorflow", "absl", "jax", "keras"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m backprop", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="show the frameworks' own log lines")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="backends (installed or not) and presets").set_defaults(run=_list)
-    train = commands.add_parser("train", help="train a preset with a progress bar")
+    commands.add_parser("list", help="backends (installed or not) and presets", parents=[common]).set_defaults(
+        run=_list)
+    train = commands.add_parser("train", help="train a preset with a progress bar", parents=[common])
     train.add_argument("--preset", required=True, choices=list(PRESETS))
     train.add_argument("--backend", default="numpy", choices=list(BACKENDS))
     train.add_argument("--dtype", default="float64", choices=DTYPES)
     train.add_argument("--mode", default=None)
     train.set_defaults(run=_train)
-    check = commands.add_parser("check", help="finite-difference or cross-backend agreement table")
+    check = commands.add_parser("check", help="finite-difference or cross-backend agreement table", parents=[common])
     check.add_argument("--preset", required=True, choices=list(PRESETS))
     check.add_argument("--backends", default=None, help="'all' or a comma list; omit for finite differences")
     check.add_argument("--dtype", default="float64", choices=DTYPES)
     check.set_defaults(run=_check)
-    report = commands.add_parser("report", help="write gradient_agreement.md and loss_curves.png")
+    report = commands.add_parser("report", help="write gradient_agreement.md and loss_curves.png", parents=[common])
     report.add_argument("--out", default="reports")
     report.set_defaults(run=_report)
     args = parser.parse_args(argv)
+    if not args.verbose:
+        quiet_frameworks()
     np.set_printoptions(precision=4)
     try:
         args.run(args)

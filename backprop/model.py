@@ -151,7 +151,7 @@ class Model(ABC):
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
         """Mean loss on the batch and dL/dparams, shaped like :meth:`get_params`; parameters are unchanged."""
         Xn, yn = self.prepare_batch(X, y)
-        with self._lock:
+        with self._lock, _quiet():
             loss, grads = self._loss_and_grads(Xn, yn)
         return float(loss), [{key: _owned(value) for key, value in layer.items()} for layer in grads]
 
@@ -162,7 +162,7 @@ class Model(ABC):
         is then not applied, and parameters and optimizer state are as they were.
         """
         Xn, yn = self.prepare_batch(X, y)
-        with self._lock:
+        with self._lock, _quiet():
             loss = float(self._train_step(Xn, yn))
         if not math.isfinite(loss):
             raise DivergenceError(f"train_step: non-finite loss or gradient (loss {loss}); the update was not "
@@ -214,30 +214,42 @@ class Model(ABC):
                      "choose a smaller batch_size")
         rng = np.random.default_rng(seed)
         history: dict[str, list[float]] = {"loss": []}
-        with np.errstate(over="ignore", invalid="ignore"):
+        with _quiet():
             self._fit_epochs(X, y, epochs, batch_size, rng, history, progress)
         return history
 
     def _fit_epochs(self, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, rng: np.random.Generator,
                     history: dict[str, list[float]], progress) -> None:
-        """The epoch loop of :meth:`fit`; overflow is reported as a :class:`DivergenceError`, not a warning."""
+        """The epoch loop of :meth:`fit`; overflow is reported as a :class:`DivergenceError`, not a warning.
+
+        A step with a non-finite loss or gradient applies nothing. An applied update can still overflow the
+        parameters (finite gradients, a huge step); that shows as a non-finite loss at a later step or as
+        non-finite parameters at the epoch's end, and the model then goes back to the epoch's start.
+        """
+        with self._lock:
+            snapshot = self._snapshot()
         for epoch in range(1, epochs + 1):
             order = rng.permutation(X.shape[0])
-            with self._lock:
-                snapshot = self._snapshot()
             total = 0.0
             for step, start in enumerate(range(0, X.shape[0], batch_size), start=1):
                 index = order[start:start + batch_size]
                 Xn, yn = self.to_native(X[index]), self.to_native(y[index])
                 with self._lock:
                     loss = float(self._train_step(Xn, yn))
-                    if not math.isfinite(loss):
-                        self._restore_finite(snapshot)
+                    if not math.isfinite(loss) and not _all_finite(self._read_params()):
+                        self._restore(snapshot)
                 if not math.isfinite(loss):
                     raise DivergenceError(f"fit: non-finite loss or gradient (loss {loss}) at epoch {epoch}, "
                                           f"step {step}; parameters and optimizer state left at their last finite "
                                           f"values")
                 total += loss * len(index)
+            with self._lock:
+                latest = self._snapshot()
+                if not _all_finite(latest):
+                    self._restore(snapshot)
+                    raise DivergenceError(f"fit: an update in epoch {epoch} made the parameters or the optimizer "
+                                          f"state non-finite; both are back at the epoch's start")
+                snapshot = latest
             record = {"loss": total / X.shape[0]}
             if self.is_classifier:
                 record["accuracy"] = accuracy(self.predict(X), y, self.spec.loss)
@@ -245,12 +257,6 @@ class Model(ABC):
                 history.setdefault(key, []).append(value)
             if progress is not None:
                 progress(epoch, record)
-
-    def _restore_finite(self, snapshot: dict[str, Any]) -> None:
-        """After a rejected step: keep the current state if its parameters are finite (the rejected update was
-        not applied, so the optimizer state is the last finite one too), else go back to the epoch's start."""
-        if not all(np.all(np.isfinite(value)) for layer in self._read_params() for value in layer.values()):
-            self._restore(snapshot)
 
     def __reduce__(self):
         """Pickle and deepcopy as the spec plus an exact snapshot; the copy shares nothing with the original."""
@@ -265,6 +271,24 @@ def restore_model(cls: type[Model], state: dict[str, Any]) -> Model:
     model = cls(as_spec(state["spec"]), state["dtype"], state["seed"], state["mode"])
     model._restore(state["snapshot"])
     return model
+
+
+def _all_finite(tree: Any) -> bool:
+    """True when every floating-point NumPy array in a nest of dicts, lists and tuples is finite (other leaves,
+    such as a framework's own tensors in a snapshot, are not looked at)."""
+    if isinstance(tree, np.ndarray):
+        return tree.dtype.kind != "f" or bool(np.isfinite(tree).all())
+    if isinstance(tree, dict):
+        return all(_all_finite(value) for value in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return all(_all_finite(value) for value in tree)
+    return True
+
+
+def _quiet() -> np.errstate:
+    """NumPy's floating-point warnings off: overflow in a step is reported as a non-finite loss (and by fit and
+    train_step as a :class:`DivergenceError`), not also as a RuntimeWarning."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def _chunks(n: int) -> list[slice]:

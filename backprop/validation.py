@@ -41,7 +41,7 @@ def numeric_array(name: str, value: Any) -> np.ndarray:
 
 
 def _is_pandas(value: Any) -> bool:
-    return type(value).__module__.startswith("pandas.") and hasattr(value, "to_numpy") and hasattr(value, "dtypes")
+    return type(value).__module__.split(".")[0] == "pandas" and hasattr(value, "to_numpy") and hasattr(value, "dtypes")
 
 
 def _pandas_array(name: str, frame: Any) -> np.ndarray:

@@ -29,7 +29,7 @@ def assert_agree(table):
 
 
 @adapters
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("output, loss", OUTPUT_LOSSES)
 @pytest.mark.parametrize("hidden, options", HIDDEN_ACTIVATIONS)
 def test_gradients_agree_with_numpy(hidden, options, output, loss, dtype, backend, rng):

@@ -63,15 +63,28 @@ def good_batch(spec):
     return X, {"cross_entropy": LABELS, "binary_cross_entropy": TARGETS, "mse": TARGETS}[spec["loss"]]
 
 
+_FRESH_RUNS: dict = {}
+
+
+def fresh_run(spec, backend):
+    """A fresh model's parameters and its first two losses on the good batch (computed once per spec and backend)."""
+    key = (repr(spec), backend)
+    if key not in _FRESH_RUNS:
+        reference = fresh(spec, backend)
+        params = reference.get_params()
+        batch = good_batch(spec)
+        _FRESH_RUNS[key] = params, [reference.train_step(*batch) for _ in range(2)]
+    return _FRESH_RUNS[key]
+
+
 def assert_untouched(model, spec, backend):
-    """Parameters equal a fresh model's, and a further step matches a fresh model's step (optimizer state too)."""
-    reference = fresh(spec, backend)
-    for got, expected in zip(model.get_params(), reference.get_params()):
+    """Parameters equal a fresh model's, and further steps match a fresh model's steps (optimizer state too)."""
+    params, losses = fresh_run(spec, backend)
+    for got, expected in zip(model.get_params(), params):
         for key in expected:
             np.testing.assert_array_equal(got[key], expected[key])
     batch = good_batch(spec)
-    assert model.train_step(*batch) == reference.train_step(*batch)
-    assert model.train_step(*batch) == reference.train_step(*batch)
+    assert [model.train_step(*batch) for _ in range(2)] == losses
 
 
 @pytest.mark.bad_input
@@ -187,3 +200,147 @@ def test_random_invalid_batches_raise_suite_errors(data, backend):
     for got, expected in zip(model.get_params(), before):
         if not np.array_equal(got["W"], expected["W"]):
             assert np.all(np.isfinite(got["W"])), "an accepted batch must give finite parameters"
+
+
+def with_layer(**options):
+    return {**REGRESSION, "layers": [{"units": 5, "activation": "relu", **options},
+                                     {"units": 2, "activation": "linear"}]}
+
+
+VALUE_TYPE_CASES = [
+    ("lr is a 400-digit integer", {**REGRESSION, "optimizer": {"name": "sgd", "lr": 10**400}}, "optimizer.lr"),
+    ("lr is a NumPy complex", {**REGRESSION, "optimizer": {"name": "sgd", "lr": np.complex128(0.1)}}, "optimizer.lr"),
+    ("lr is a NumPy bool", {**REGRESSION, "optimizer": {"name": "sgd", "lr": np.bool_(True)}}, "optimizer.lr"),
+    ("momentum is an array", {**REGRESSION, "optimizer": {"name": "momentum", "momentum": np.array([0.9])}},
+     "optimizer.momentum"),
+    ("units is an array", with_layer(units=np.array([3])), "layers[0].units"),
+    ("units is a 0-d array", with_layer(units=np.array(3)), "layers[0].units"),
+    ("units is a NumPy bool", with_layer(units=np.bool_(True)), "layers[0].units"),
+    ("units is a float", with_layer(units=3.0), "layers[0].units"),
+    ("input_dim is a string", {**REGRESSION, "input_dim": "3"}, "input_dim"),
+    ("alpha_init overflows float32", with_layer(activation="prelu", alpha_init=1e300), "layers[0].alpha_init"),
+    ("negative_slope overflows float32", with_layer(activation="leaky_relu", negative_slope=1e39),
+     "layers[0].negative_slope"),
+    ("eps rounds to 0 in float32", {**REGRESSION, "optimizer": {"name": "adam", "eps": 1e-50}}, "optimizer.eps"),
+    ("lr rounds to 0 in float32", {**REGRESSION, "optimizer": {"name": "sgd", "lr": 1e-50}}, "optimizer.lr"),
+]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("case, spec, field", VALUE_TYPE_CASES, ids=[c[0] for c in VALUE_TYPE_CASES])
+def test_bad_spec_values_get_a_spec_error_naming_the_field(case, spec, field, backend):
+    with pytest.raises(SpecError, match=f"^{re.escape(field)}: expected"):
+        backprop.build(spec, backend=backend, dtype="float32")
+
+
+def test_values_that_fit_float64_are_accepted_there(backend):
+    model = backprop.build(with_layer(activation="prelu", alpha_init=1e300), backend=backend, dtype="float64")
+    assert model.get_params()[0]["alpha"][0] == 1e300
+
+
+SPEC_TEXT = '{"input_dim": 3, "layers": [{"units": 2}]}'
+
+
+def spec_sources(tmp_path):
+    (tmp_path / "net.txt").write_text(SPEC_TEXT)
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "latin1.json").write_bytes('{"input_dim": 3, "layers": [{"units": 2, "activation": "é"}]}'
+                                           .encode("latin-1"))
+    return [("duplicate keys", '{"input_dim": 3, "layers": [{"units": 4, "units": 400000}]}', "duplicate key"),
+            ("duplicate top-level keys", '{"input_dim": 3, "input_dim": 4, "layers": [{"units": 1}]}',
+             "duplicate key"),
+            ("path not ending in .json", str(tmp_path / "net.txt"), "must be a .json file"),
+            ("Path not ending in .json", tmp_path / "net.txt", "must be a .json file"),
+            ("missing file", str(tmp_path / "missing.json"), "no such file"),
+            ("directory", tmp_path / "folder.json", "not a regular file"),
+            ("file that is not UTF-8", tmp_path / "latin1.json", "not UTF-8 text")]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("case", range(7), ids=["duplicate keys", "duplicate top-level keys", "path not .json",
+                                                "Path not .json", "missing file", "directory", "not UTF-8"])
+def test_bad_spec_sources_are_rejected(case, tmp_path, backend):
+    _, source, text = spec_sources(tmp_path)[case]
+    with pytest.raises(SpecError, match=text):
+        backprop.build(source, backend=backend)
+
+
+def test_a_json_path_builds(tmp_path, backend):
+    path = tmp_path / "net.json"
+    path.write_text(SPEC_TEXT)
+    assert backprop.build(str(path), backend=backend).spec == backprop.build(path, backend=backend).spec
+
+
+@pytest.mark.bad_input
+def test_a_network_too_large_for_memory_is_refused_before_allocating(backend):
+    import time
+    import tracemalloc
+
+    spec = {"input_dim": 10, "layers": [{"units": 10**7, "activation": "relu"}, {"units": 10**7}]}
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(SpecError, match=r"^layers: a network of 100,000,120,000,000 parameters .* needs about"):
+            backprop.build(spec, backend=backend, dtype="float32")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 5 and peak < 2**24
+
+
+@pytest.mark.bad_input
+def test_a_batch_too_large_for_memory_is_refused_before_allocating(backend):
+    spec = {"input_dim": 2, "layers": [{"units": 2**16, "activation": "relu"}, {"units": 2}], "loss": "mse"}
+    model = backprop.build(spec, backend=backend, dtype="float32")
+    before = model.get_params()
+    rows = np.broadcast_to(np.float32(0.5), (2**22, 2))
+    with pytest.raises(InputError, match=r"^X: a training batch of 4194304 rows needs about"):
+        model.train_step(rows, np.zeros((2**22, 2), dtype=np.float32))
+    with pytest.raises(InputError, match=r"^batch_size: a training batch of 4194304 rows needs about"):
+        model.fit(rows, np.zeros((2**22, 2), dtype=np.float32), batch_size=2**22)
+    for got, expected in zip(model.get_params(), before):
+        np.testing.assert_array_equal(got["W"], expected["W"])
+
+
+DTYPE_ALIASES = [(np.float32, "float32"), (np.dtype("float32"), "float32"), ("f4", "float32"),
+                 ("single", "float32"), ("double", "float64"), (np.float64, "float64"), ("f8", "float64"),
+                 (float, "float64")]
+
+
+@pytest.mark.parametrize("alias, name", DTYPE_ALIASES, ids=[str(a) for a, _ in DTYPE_ALIASES])
+def test_dtype_names_and_numpy_dtypes_are_accepted(alias, name, backend):
+    model = backprop.build(REGRESSION, backend=backend, dtype=alias)
+    assert model.dtype == np.dtype(name) and model.predict(X).dtype == np.dtype(name)
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("alias", ["float16", np.int32, "int", np.complex64, 32, True])
+def test_other_dtypes_get_a_spec_error(alias, backend):
+    with pytest.raises(SpecError, match="^dtype: expected one of float32, float64"):
+        backprop.build(REGRESSION, backend=backend, dtype=alias)
+
+
+def test_an_all_numeric_dataframe_is_accepted(backend):
+    import pandas as pd
+
+    frame = pd.DataFrame({"f": X[:, 0], "i": np.arange(6), "b": np.arange(6) % 2 == 0})
+    labels = pd.Series(LABELS)
+    model, reference = fresh(CLASSIFIER, backend), fresh(CLASSIFIER, backend)
+    as_array = np.column_stack([X[:, 0], np.arange(6), np.arange(6) % 2 == 0]).astype(float)
+    assert model.train_step(frame, labels) == reference.train_step(as_array, LABELS)
+    np.testing.assert_array_equal(model.predict(frame), reference.predict(as_array))
+
+
+@pytest.mark.bad_input
+def test_a_dataframe_with_a_text_column_is_rejected_naming_it(backend):
+    import pandas as pd
+
+    frame = pd.DataFrame({"f": X[:, 0], "name": list("abcdef"), "b": np.ones(6)})
+    model = fresh(CLASSIFIER, backend)
+    with pytest.raises(InputTypeError, match=r"^X: expected numeric or bool columns, got non-numeric column\(s\) "
+                                             r"'name' \((object|str)\)"):
+        model.train_step(frame, LABELS)
+    nullable = pd.DataFrame({"f": X[:, 0], "i": pd.array([1, None, 2, 3, 4, 5], dtype="Int64"), "b": np.ones(6)})
+    with pytest.raises(InputError, match="^X: expected finite values"):
+        model.train_step(nullable, LABELS)
+    assert_untouched(model, CLASSIFIER, backend)

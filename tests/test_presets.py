@@ -4,8 +4,16 @@ import pytest
 
 from backprop.presets import PRESETS, train_preset
 
+from .conftest import ALL_BACKENDS
 
-@pytest.mark.parametrize("name", list(PRESETS))
+
+# Presets of thousands of one-batch epochs take 10-25 s on an adapter (per-epoch dispatch): run in the slow sweep.
+LONG = ("xor-mse", "xor-bce")
+CASES = [pytest.param(name, backend, marks=[pytest.mark.slow] if name in LONG and backend != "numpy" else [])
+         for name in PRESETS for backend in ALL_BACKENDS]
+
+
+@pytest.mark.parametrize("name, backend", CASES, indirect=["backend"])
 def test_preset_reaches_its_goal(name, backend):
     _, history, outcome = train_preset(name, backend=backend, dtype="float32")
     assert outcome.passed, f"{name} on {backend}: {outcome.summary}; goal {PRESETS[name].goal}"

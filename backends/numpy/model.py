@@ -276,4 +276,9 @@ def _all_finite(array: np.ndarray, dot) -> bool:
     """True when every element of ``array`` is finite: Σ x² as one BLAS dot, and an exact check only when that
     sum is not finite (it also overflows for finite |x| above ~1e19 in float32)."""
     flat = array.reshape(-1) if array.flags.c_contiguous else array
-    return math.isfinite(dot(flat, flat)) or bool(np.isfinite(array).all())
+    return math.isfinite(dot(flat, flat)) or _exactly_finite(array)
+
+
+def _exactly_finite(array: np.ndarray) -> bool:
+    """The element-by-element check behind :func:`_all_finite`'s fast sum of squares."""
+    return bool(np.isfinite(array).all())

@@ -24,8 +24,10 @@ parameters, slots and Adam's step count stay as they were. torch on CPU runs eve
 returns, so these reads wait for nothing. The public ``torch.nn.utils.get_total_norm`` would do the same check
 for ~90 µs per step against ~4 µs.
 
-Gradients are enabled explicitly (``torch.enable_grad``) around every training computation, so ``fit``,
-``train_step`` and ``loss_and_grads`` work inside a caller's ``torch.no_grad()`` or ``torch.inference_mode()``.
+Gradients are enabled explicitly around every training computation, and building, converting and training all
+run outside inference mode (``torch.inference_mode(False)``; a tensor made in inference mode can never enter
+autograd), so ``fit``, ``train_step`` and ``loss_and_grads`` work inside a caller's ``torch.no_grad()`` or
+``torch.inference_mode()``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ class Model(BaseModel):
     backend = "torch"
 
     def _setup(self, params: Params) -> None:
+        with torch.inference_mode(False):
+            self._build(params)
+
+    def _build(self, params: Params) -> None:
         torch_dtype = getattr(torch, self.dtype.name)
         self.network, self.layer_params, self.output_activation = build_network(self.spec, torch_dtype)
         self.flat_params = [p for layer in self.layer_params for p in layer.values()]
@@ -100,40 +106,43 @@ class Model(BaseModel):
         return [{key: _suite_layout(key, p).copy() for key, p in layer.items()} for layer in self.layer_params]
 
     def _write_params(self, params: Params) -> None:
-        with torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad():
             for live, new in zip(self.layer_params, params):
                 for key, p in live.items():
                     p.copy_(torch.from_numpy(new[key].T if key == "W" else new[key]))
 
     def to_native(self, array: np.ndarray) -> torch.Tensor:
         """A tensor sharing ``array``'s memory; a read-only array is copied (torch warns on those, never writes)."""
-        return torch.from_numpy(array if array.flags.writeable else array.copy())
+        with torch.inference_mode(False):
+            return torch.from_numpy(array if array.flags.writeable else array.copy())
 
     def _snapshot(self) -> dict:
         return {"params": self._read_params(), "optimizer": copy.deepcopy(self.optimizer.state_dict())}
 
     def _restore(self, snapshot: dict) -> None:
-        self._write_params(snapshot["params"])
-        self.optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
+        with torch.inference_mode(False):
+            self._write_params(snapshot["params"])
+            self.optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
 
     def _loss_and_grads(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Params]:
-        with torch.enable_grad():
+        with torch.inference_mode(False), torch.enable_grad():
             loss = self.objective(X, y)
             grads = iter(torch.autograd.grad(loss, self.flat_params))
         return loss.detach(), [{key: _suite_layout(key, next(grads)) for key in layer} for layer in self.layer_params]
 
     def _train_step(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.optimizer.zero_grad(set_to_none=True)
-        with torch.enable_grad():
-            loss = self.objective(X, y)
-            loss.backward()
-        self.found_non_finite.zero_()
-        torch._amp_foreach_non_finite_check_and_unscale_([p.grad for p in self.flat_params], self.found_non_finite,
-                                                         self.unit_scale)
-        if math.isfinite(loss.item()) and not self.found_non_finite.item():
-            self.optimizer.step()
-            return loss.detach()
-        return torch.full_like(loss, math.nan) if math.isfinite(loss.item()) else loss.detach()
+        with torch.inference_mode(False):
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                loss = self.objective(X, y)
+                loss.backward()
+            self.found_non_finite.zero_()
+            torch._amp_foreach_non_finite_check_and_unscale_([p.grad for p in self.flat_params],
+                                                             self.found_non_finite, self.unit_scale)
+            if math.isfinite(loss.item()) and not self.found_non_finite.item():
+                self.optimizer.step()
+                return loss.detach()
+            return torch.full_like(loss, math.nan) if math.isfinite(loss.item()) else loss.detach()
 
     def _predict(self, X: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
