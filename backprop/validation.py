@@ -77,10 +77,12 @@ def _finite_in(name: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def check_features(X: Any, spec: NetworkSpec, dtype: np.dtype) -> np.ndarray:
-    """X must be (N, input_dim) with N ≥ 1, numeric and finite."""
+    """X must be (N, input_dim) for a vector input or (N, H, W, C) for an image input, with N ≥ 1, numeric and
+    finite."""
     array = numeric_array("X", X)
-    if array.ndim != 2 or array.shape[1] != spec.input_dim:
-        raise InputError(f"X: expected shape (N, {spec.input_dim}), got {array.shape}")
+    if array.shape[1:] != spec.input_shape or array.ndim != 1 + len(spec.input_shape):
+        expected = ", ".join(["N", *map(str, spec.input_shape)])
+        raise InputError(f"X: expected shape ({expected}), got {array.shape}")
     if array.shape[0] == 0:
         raise InputError("X: expected at least one sample, got an empty batch (0 rows)")
     return _finite_in("X", array, dtype)
@@ -171,9 +173,10 @@ def check_representable(spec: NetworkSpec, dtype: np.dtype) -> None:
     dtype = np.dtype(dtype)
     values: list[tuple[str, float, bool]] = []
     for i, layer in enumerate(spec.layers):
-        if layer.activation == "leaky_relu":
+        activation = getattr(layer, "activation", None)
+        if activation == "leaky_relu":
             values.append((f"layers[{i}].negative_slope", layer.negative_slope, False))
-        if layer.activation == "prelu":
+        if activation == "prelu":
             values.append((f"layers[{i}].alpha_init", layer.alpha_init, False))
     optimizer = spec.optimizer
     values += [("optimizer.lr", optimizer.lr, True), ("optimizer.eps", optimizer.eps, True),
@@ -205,8 +208,7 @@ def parameter_bytes(spec: NetworkSpec, dtype: np.dtype) -> int:
 def batch_bytes(spec: NetworkSpec, n: int, dtype: np.dtype) -> int:
     """Estimated workspace bytes of a step on ``n`` rows: inputs, pre-activations, activations, gradients and a
     scratch buffer of every layer."""
-    widths = spec.input_dim + sum(layer.units for layer in spec.layers)
-    return 5 * n * widths * np.dtype(dtype).itemsize
+    return 5 * n * (spec.input_dim + spec.activation_count()) * np.dtype(dtype).itemsize
 
 
 def check_memory(field_name: str, needed: int, what: str, hint: str) -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import RowSum, constant, softmax_parts
+from .activations import constant, softmax_parts
+from .blas import RowSum
 
 
 class BatchConstants:
