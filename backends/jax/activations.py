@@ -15,7 +15,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from backprop.spec import LayerSpec
+from backprop.spec import Activated
 
 Activation = Callable[[jax.Array, dict], jax.Array]
 
@@ -64,7 +64,7 @@ ACTIVATIONS: dict[str, Activation] = {"linear": linear, "sigmoid": sigmoid, "tan
                                       "prelu": prelu, "softmax": softmax}
 
 
-def make_activation(layer: LayerSpec) -> Activation:
+def make_activation(layer: Activated) -> Activation:
     """The activation function for one layer spec."""
     if layer.activation == "leaky_relu":
         return leaky_relu(layer.negative_slope)

@@ -1,9 +1,9 @@
 """The JAX model: a pure forward function of a parameter pytree, ``jax.value_and_grad`` and an optax update.
 
-The pytree is the suite's layout itself, a list with one ``{"W": (fan_in, units), "b": (units,)[, "alpha":
-(units,)]}`` dict per layer, so reading and writing parameters needs no transposes. Forward, a_0 = X (N, fan_in):
-    z_l = a_{l−1} @ W_l + b_l;   a_l = f_l(z_l)
-with the last f the identity when the loss is computed from logits (softmax/sigmoid are then applied by predict).
+The pytree is the suite's layout itself, a list with one dict per layer (``{"W", "b"[, "alpha"]}``, or empty), so
+reading and writing parameters needs no transposes. Forward, a_0 = X: a_l = layer_l(a_{l−1}) with the layer
+functions of :mod:`.layers`, the last activation the identity when the loss is computed from logits
+(softmax/sigmoid are then applied by predict).
 
 Mode "jit": one ``jax.jit`` of the whole train step (forward, gradient, optax update, finite guard), with the
 parameters and optimizer state passed in, donated, and returned; ``value_and_grad`` and inference are jitted too.
@@ -31,7 +31,8 @@ import numpy as np
 
 from backprop.model import Model as BaseModel, Params
 
-from .activations import linear, make_activation, sigmoid, softmax
+from .activations import linear, sigmoid, softmax
+from .layers import layer_functions
 from .losses import mean_loss, weighted_mean_loss
 from .optimizers import make_optimizer, update_if_finite
 
@@ -41,14 +42,12 @@ OUTPUT_ACTIVATIONS = {"cross_entropy": softmax, "binary_cross_entropy": sigmoid}
 
 def make_forward(spec):
     """``forward(params, X) -> output`` (N, k): logits when ``spec.loss_from_logits``, else the last activation."""
-    activations = [make_activation(layer) for layer in spec.layers]
-    if spec.loss_from_logits:
-        activations[-1] = linear
+    functions = layer_functions(spec)
 
     def forward(params, X):
         a = X
-        for layer_params, activation in zip(params, activations):
-            a = activation(a @ layer_params["W"] + layer_params["b"], layer_params)
+        for layer_params, function in zip(params, functions):
+            a = function(layer_params, a)
         return a
 
     return forward
@@ -123,7 +122,7 @@ class Model(BaseModel):
     def _padded(self, array: jax.Array) -> jax.Array:
         """``array`` with zero rows appended up to :func:`bucket` of its row count."""
         extra = bucket(array.shape[0]) - array.shape[0]
-        return jnp.pad(array, ((0, extra), (0, 0))) if extra else array
+        return jnp.pad(array, ((0, extra), *[(0, 0)] * (array.ndim - 1))) if extra else array
 
     def _predict(self, X: jax.Array) -> np.ndarray:
         with self._precision():

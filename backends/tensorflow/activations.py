@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import keras
 
-from backprop.spec import LayerSpec
+from backprop.spec import Activated
 
 
 class LeakyReLU(keras.layers.LeakyReLU):
@@ -35,10 +35,11 @@ class PReLU(keras.layers.PReLU):
         return keras.ops.where(inputs > 0, inputs, inputs * self.alpha)
 
 
-def make_activation(layer: LayerSpec, dtype: str) -> keras.layers.Layer:
-    """The activation layer for one layer spec, in ``dtype``; a prelu layer's alpha is loaded by the model."""
+def make_activation(layer: Activated, dtype: str, conv: bool = False) -> keras.layers.Layer:
+    """The activation layer for one layer spec, in ``dtype``; a prelu layer's alpha is loaded by the model (one
+    per unit, or with ``conv`` one per filter, shared over height and width)."""
     if layer.activation == "leaky_relu":
         return LeakyReLU(negative_slope=float(layer.negative_slope), dtype=dtype)
     if layer.activation == "prelu":
-        return PReLU(dtype=dtype)
+        return PReLU(shared_axes=[1, 2] if conv else None, dtype=dtype)
     return keras.layers.Activation(layer.activation, dtype=dtype)

@@ -1,12 +1,12 @@
-"""The TensorFlow model: a Keras 3 ``Sequential`` of ``Dense`` and activation layers, ``tf.GradientTape``, and the
-spec's optimizer as TF variable updates.
+"""The TensorFlow model: a Keras 3 ``Sequential`` of the spec's layers (:mod:`.layers`), ``tf.GradientTape``, and
+the spec's optimizer as TF variable updates.
 
-Forward, a_0 = X (N, fan_in):  z_l = a_{l−1} @ W_l + b_l;  a_l = f_l(z_l)
-``keras.layers.Dense`` stores ``kernel`` as (fan_in, units) and ``bias`` as (units,): the suite's own layout, so
-parameters are copied in and out without transposes; ``keras.layers.PReLU.alpha`` is (units,). When the loss is
-computed from logits (cross_entropy, binary_cross_entropy) the network ends at the logits z_L and ``predict``
-applies softmax/sigmoid after it. Every layer, loss and variable is in the model dtype (see :mod:`.activations`
-and :mod:`.losses` for the Keras defaults that would otherwise downcast a float64 model to float32).
+Forward, a_0 = X (N, input_dim) or (N, H, W, C): each Keras layer in turn. Keras' kernels are the suite's own layout
+(dense (fan_in, units), conv2d (kh, kw, C_in, filters)), so parameters are copied in and out as they are, reshaped
+only where Keras keeps a different shape (a conv prelu's alpha, (1, 1, filters)). When the loss is computed from
+logits (cross_entropy, binary_cross_entropy) the network ends at the logits z_L and ``predict`` applies
+softmax/sigmoid after it. Every layer, loss and variable is in the model dtype (see :mod:`.activations` and
+:mod:`.losses` for the Keras defaults that would otherwise downcast a float64 model to float32).
 
 Modes: "function" (default) wraps the whole train step (forward, tape, gradient, guarded update) in one
 ``tf.function``; "xla" the same with ``jit_compile=True``; "eager" runs the same Python code op by op. The train
@@ -27,26 +27,16 @@ import tensorflow as tf
 from backprop.model import Model as BaseModel, Params
 
 from .activations import make_activation
+from .layers import keras_layers, layer_variables
 from .losses import make_loss
 from .optimizers import make_optimizer, update_if_finite
 
 
 def build_network(spec, dtype: str) -> tuple[keras.Sequential, list[dict[str, keras.Variable]]]:
-    """The Keras network for ``spec`` (ending at the logits when ``spec.loss_from_logits``) and its variables in
-    the suite's layout: one ``{"W": kernel (fan_in, units), "b": bias (units,)[, "alpha": (units,)]}`` per layer."""
-    layers: list = [keras.Input((spec.input_dim,), dtype=dtype)]
-    denses, prelus = [], []
-    for index, layer_spec in enumerate(spec.layers):
-        folded_into_loss = index == len(spec.layers) - 1 and spec.loss_from_logits
-        dense = keras.layers.Dense(layer_spec.units, dtype=dtype)
-        activation = None if folded_into_loss or layer_spec.activation == "linear" \
-            else make_activation(layer_spec, dtype)
-        layers += [dense] if activation is None else [dense, activation]
-        denses.append(dense)
-        prelus.append(activation if layer_spec.activation == "prelu" else None)
-    network = keras.Sequential(layers)
-    return network, [{"W": dense.kernel, "b": dense.bias, **({"alpha": prelu.alpha} if prelu else {})}
-                     for dense, prelu in zip(denses, prelus)]
+    """The Keras network for ``spec`` and, per spec layer, its variables by the suite's names."""
+    layers, owners = keras_layers(spec, dtype)
+    network = keras.Sequential([keras.Input(spec.input_shape, dtype=dtype), *layers])
+    return network, [layer_variables(main, after) for main, after in owners]
 
 
 class Model(BaseModel):
@@ -63,7 +53,7 @@ class Model(BaseModel):
             else None
         self._value_and_grads_fn = self._compiled(self._value_and_grads)
         self._train_step_fn = self._compiled(self._step)
-        features = tf.TensorSpec([None, self.spec.input_dim], dtype)
+        features = tf.TensorSpec([None, *self.spec.input_shape], dtype)
         targets = tf.TensorSpec([None, self.spec.output_dim], dtype)
         self._predict_fn = self._compiled(self._outputs, [features])
         self._loss_fn = self._compiled(self._inference_loss, [features, targets])
@@ -103,13 +93,13 @@ class Model(BaseModel):
         return output if self._output_activation is None else self._output_activation(output)
 
     def _read_params(self) -> Params:
-        return [{key: np.array(variable.numpy(), copy=True) for key, variable in layer.items()}
-                for layer in self._layer_variables]
+        return [{key: np.array(variable.numpy(), copy=True).reshape(shapes[key]) for key, variable in layer.items()}
+                for layer, shapes in zip(self._layer_variables, self.spec.param_shapes())]
 
     def _write_params(self, params: Params) -> None:
         for layer, values in zip(self._layer_variables, params):
             for key, value in values.items():
-                layer[key].assign(value)
+                layer[key].assign(np.reshape(value, layer[key].shape))
 
     def to_native(self, array: np.ndarray) -> tf.Tensor:
         return tf.convert_to_tensor(array)
@@ -132,7 +122,8 @@ class Model(BaseModel):
     def _loss_and_grads(self, X: tf.Tensor, y: tf.Tensor) -> tuple[float, Params]:
         loss, grads = self._value_and_grads_fn(X, y)
         flat = iter(grads)
-        return float(loss), [{key: next(flat).numpy() for key in layer} for layer in self._layer_variables]
+        return float(loss), [{key: next(flat).numpy().reshape(shapes[key]) for key in layer}
+                             for layer, shapes in zip(self._layer_variables, self.spec.param_shapes())]
 
     def _train_step(self, X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         return self._train_step_fn(X, y)

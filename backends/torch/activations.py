@@ -19,20 +19,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from backprop.spec import LayerSpec
+from backprop.spec import Activated
 
 _PLAIN = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-def make_activation(layer: LayerSpec, dtype: torch.dtype) -> nn.Module | None:
-    """The activation module for ``layer`` in ``dtype``, or ``None`` for linear (a = z)."""
+def make_activation(layer: Activated, dtype: torch.dtype) -> nn.Module | None:
+    """The activation module for ``layer`` in ``dtype``, or ``None`` for linear (a = z). A prelu has one alpha per
+    unit of a dense layer, per channel (dimension 1 of NCHW) of a conv layer."""
     name = layer.activation
     if name == "linear":
         return None
     if name == "leaky_relu":
         return nn.LeakyReLU(negative_slope=layer.negative_slope)
     if name == "prelu":
-        return nn.PReLU(num_parameters=layer.units, init=layer.alpha_init, dtype=dtype)
+        return nn.PReLU(num_parameters=getattr(layer, "units", getattr(layer, "filters", 1)), init=layer.alpha_init,
+                        dtype=dtype)
     if name == "softmax":
         return nn.Softmax(dim=1)
     return _PLAIN[name]()

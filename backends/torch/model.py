@@ -39,44 +39,24 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils import skip_init
 
 from backprop.model import Model as BaseModel, Params
 from backprop.spec import NetworkSpec
 
-from .activations import make_activation
+from .layers import TO_SUITE, torch_modules
 from .losses import LOSSES
 from .optimizers import make_optimizer
 
 
 def build_network(spec: NetworkSpec, dtype: torch.dtype) -> tuple[nn.Sequential, list[dict[str, nn.Parameter]],
                                                                    nn.Module | None]:
-    """The network, its parameters per layer in the suite's naming, and the output activation kept for ``predict``.
-
-    Linear layers are built with ``skip_init``: the suite's parameters are copied in afterwards, so torch's own
-    U(±1/√fan_in) init (and a draw from torch's global generator) is skipped.
-    """
-    modules: list[nn.Module] = []
-    params: list[dict[str, nn.Parameter]] = []
-    output_activation = None
-    for index, (fan_in, layer) in enumerate(zip(spec.fan_ins, spec.layers)):
-        linear = skip_init(nn.Linear, fan_in, layer.units, dtype=dtype)
-        activation = make_activation(layer, dtype)
-        modules.append(linear)
-        params.append({"W": linear.weight, "b": linear.bias})
-        if isinstance(activation, nn.PReLU):
-            params[-1]["alpha"] = activation.weight
-        if index == len(spec.layers) - 1 and spec.loss_from_logits:
-            output_activation = activation
-        elif activation is not None:
-            modules.append(activation)
-    return nn.Sequential(*modules), params, output_activation
-
-
-def _suite_layout(key: str, tensor: torch.Tensor) -> np.ndarray:
-    """A NumPy view of ``tensor`` in the suite's layout: ``weight`` (units, fan_in) becomes W (fan_in, units)."""
-    array = tensor.detach().numpy()
-    return array.T if key == "W" else array
+    """The network (conv weights in torch's channels_last format), its parameters per layer in the suite's naming,
+    and the output activation kept for ``predict``."""
+    modules, params, output_activation = torch_modules(spec, dtype)
+    network = nn.Sequential(*modules)
+    if len(spec.input_shape) == 3:
+        network = network.to(memory_format=torch.channels_last)
+    return network, params, output_activation
 
 
 class Model(BaseModel):
@@ -102,14 +82,22 @@ class Model(BaseModel):
         """Mean loss of the network on (X, y), from logits for the classification losses."""
         return self.loss(self.network(X), y)
 
+    def _suite_layout(self, index: int, key: str, tensor: torch.Tensor) -> np.ndarray:
+        """A NumPy view of a torch parameter (or its gradient) in the suite's layout."""
+        axes = TO_SUITE.get((self.spec.layers[index].type, key))
+        array = tensor.detach().numpy()
+        return array.transpose(axes) if axes else array
+
     def _read_params(self) -> Params:
-        return [{key: _suite_layout(key, p).copy() for key, p in layer.items()} for layer in self.layer_params]
+        return [{key: np.ascontiguousarray(self._suite_layout(index, key, p)).copy() for key, p in layer.items()}
+                for index, layer in enumerate(self.layer_params)]
 
     def _write_params(self, params: Params) -> None:
         with torch.inference_mode(False), torch.no_grad():
-            for live, new in zip(self.layer_params, params):
+            for index, (live, new) in enumerate(zip(self.layer_params, params)):
                 for key, p in live.items():
-                    p.copy_(torch.from_numpy(new[key].T if key == "W" else new[key]))
+                    axes = TO_SUITE.get((self.spec.layers[index].type, key))
+                    p.copy_(torch.from_numpy(new[key].transpose(np.argsort(axes)) if axes else new[key]))
 
     def to_native(self, array: np.ndarray) -> torch.Tensor:
         """A tensor sharing ``array``'s memory; a read-only array is copied (torch warns on those, never writes)."""
@@ -128,7 +116,8 @@ class Model(BaseModel):
         with torch.inference_mode(False), torch.enable_grad():
             loss = self.objective(X, y)
             grads = iter(torch.autograd.grad(loss, self.flat_params))
-        return loss.detach(), [{key: _suite_layout(key, next(grads)) for key in layer} for layer in self.layer_params]
+        return loss.detach(), [{key: self._suite_layout(index, key, next(grads)) for key in layer}
+                               for index, layer in enumerate(self.layer_params)]
 
     def _train_step(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(False):
