@@ -25,6 +25,38 @@ HIDDEN_ACTIVATIONS = [("linear", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}
 OUTPUT_LOSSES = [("linear", "mse"), ("sigmoid", "mse"), ("tanh", "mse"), ("relu", "mse"),
                  ("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy")]
 
+
+
+def _conv(filters, kernel, strides=1, padding="valid", activation="relu", **options) -> dict:
+    return {"type": "conv2d", "filters": filters, "kernel_size": kernel, "strides": strides, "padding": padding,
+            "activation": activation, **options}
+
+
+def _pool(kind, size, strides=None, padding="valid") -> dict:
+    return {"type": f"{kind}_pool2d", "pool_size": size, "padding": padding,
+            **({} if strides is None else {"strides": strides})}
+
+
+# CNNs that between them use each option of each layer at least once: strides 1-3, both paddings with odd and even
+# totals, non-square kernels, pools and inputs, overlapping and gapped windows, every activation on a conv layer,
+# a pooling first, each loss.
+CNNS = {
+    "lenet-like": {"input_shape": [12, 12, 1], "layers": [
+        _conv(4, 5, padding="same"), _pool("max", 2), _conv(6, [3, 3]), _pool("avg", 2, 2, "same"),
+        {"type": "flatten"}, {"units": 8, "activation": "relu"}, {"units": 3, "activation": "softmax"}],
+        "loss": "cross_entropy"},
+    "strided-same": {"input_shape": [9, 8, 2], "layers": [
+        _conv(3, [3, 2], [2, 1], "same", "tanh"), _pool("max", [2, 3], [1, 2], "same"),
+        _conv(2, 2, 3, "same", "leaky_relu", negative_slope=0.2), {"type": "flatten"},
+        {"units": 2, "activation": "sigmoid"}], "loss": "binary_cross_entropy"},
+    "overlapping-avg": {"input_shape": [7, 9, 3], "layers": [
+        _conv(4, [1, 3], 1, "same", "prelu"), _pool("avg", 3, 1, "same"), _conv(2, 2, 2, "valid", "sigmoid"),
+        _pool("max", 2, 1), {"type": "flatten"}, {"units": 3, "activation": "linear"}], "loss": "mse"},
+    "pool-first": {"input_shape": [10, 7, 2], "layers": [
+        _pool("avg", 2, [2, 1], "same"), _conv(3, 3, 1, "valid", "linear"), _pool("max", [1, 2], [1, 2]),
+        {"type": "flatten"}, {"units": 4, "activation": "softmax"}], "loss": "cross_entropy"},
+}
+
 COLUMNS = ["pair", "layer", "param", "max_abs_diff", "max_rel_err", "norm_ratio", "tolerance_used", "rtol", "atol",
            "passed"]
 

@@ -3,8 +3,9 @@
     python -m backprop report [--out reports]
 
 Sections: gradients for every hidden activation × (output, loss) pairing in float64 and float32; trajectories of
-sgd, momentum, nesterov and adam; the drift between the frameworks' *native* default optimizers (measured, never
-a tolerance); loss curves of all backends on the digits preset.
+sgd, momentum, nesterov and adam; convolutional networks covering every conv and pooling option (gradients in both
+dtypes and a trajectory); the drift between the frameworks' *native* default optimizers (measured, never a
+tolerance); loss curves of all backends on the digits preset.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .agreement import (HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_schedule, gradient_agreement, run_trajectory,
-                        trajectory_agreement)
+from .agreement import (CNNS, HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_schedule, gradient_agreement,
+                        run_trajectory, trajectory_agreement)
 from .datasets import random_batch
 from .presets import get_preset
 from .registry import available_backends
@@ -47,10 +48,29 @@ def gradient_matrix(dtype: str, backends: list[str]) -> pd.DataFrame:
             spec = _network(hidden, options, output, loss)
             X, y = _batch(spec, 32)
             table = gradient_agreement(spec, X, y, dtype, 0, backends)
-            row = {"hidden": hidden, "output / loss": f"{output} / {loss}"}
-            for pair, group in table.groupby("pair", sort=False):
-                row[pair.split(" ")[0]] = f"{group['tolerance_used'].max():.1e} {'✓' if group['passed'].all() else '✗'}"
-            rows.append(row)
+            rows.append({"hidden": hidden, "output / loss": f"{output} / {loss}", **_verdicts(table)})
+    return pd.DataFrame(rows)
+
+
+def _verdicts(table: pd.DataFrame) -> dict[str, str]:
+    """Per backend: the largest fraction of the tolerance used, ✓ when every row passed."""
+    return {pair.split(" ")[0]: f"{group['tolerance_used'].max():.1e} {'✓' if group['passed'].all() else '✗'}"
+            for pair, group in table.groupby("pair", sort=False)}
+
+
+def cnn_matrix(backends: list[str], steps: int = 100) -> pd.DataFrame:
+    """Per CNN of :data:`CNNS`: gradients in float64 and float32, and a ``steps``-step momentum trajectory in
+    float64, as fractions of the tolerance used per backend."""
+    rows = []
+    for name, spec in CNNS.items():
+        X, y = _batch(spec, 8)
+        checks = [(f"gradients {dtype}", gradient_agreement(spec, X, y, dtype, 0, backends)) for dtype in
+                  ("float64", "float32")]
+        momentum = {**spec, "optimizer": OPTIMIZERS["momentum"]}
+        checks.append((f"trajectory float64, {steps} momentum steps",
+                       trajectory_agreement(momentum, X, y, steps, 4, "float64", 0, backends)))
+        for check, table in checks:
+            rows.append({"network": name, "check": check, **_verdicts(table)})
     return pd.DataFrame(rows)
 
 
@@ -116,6 +136,18 @@ def loss_curves(backends: list[str], path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _layer_text(layer: dict) -> str:
+    kind = layer.get("type", "dense")
+    if kind == "dense":
+        return f"dense {layer['units']} {layer.get('activation', 'linear')}"
+    if kind == "conv2d":
+        return (f"conv {layer['filters']}×{layer['kernel_size']}/{layer['strides']} {layer['padding']} "
+                f"{layer['activation']}")
+    if kind == "flatten":
+        return "flatten"
+    return f"{kind[:3]}-pool {layer['pool_size']}/{layer.get('strides', layer['pool_size'])} {layer['padding']}"
+
+
 def _versions(backends: list[str]) -> str:
     from importlib.metadata import version
 
@@ -150,6 +182,15 @@ def write_report(out: str | Path = "reports") -> Path:
         sections.append(f"## Trajectories, {dtype}: 100 steps, tanh 5-8-6-3 softmax, batches of 16 "
                         f"(rtol {tolerance.rtol:g}, atol {tolerance.atol:g}·s)\n\n"
                         f"{trajectory_table(dtype, backends).to_markdown(index=False)}\n")
+    sections.append("## Convolutional networks\n\nEach network below uses conv2d, max and average pooling and flatten "
+                    "with the options named; together they cover strides 1-3, 'valid' and 'same' padding with odd "
+                    "and even totals, non-square windows and inputs, overlapping and gapped windows, every "
+                    "activation on a conv layer, a pooling as the first layer and each loss "
+                    "(`backprop/agreement.py`, `CNNS`). Batch of 8; cells as above.\n\n"
+                    + "\n".join(f"- `{name}`: input {spec['input_shape']}, " + ", ".join(
+                        _layer_text(layer) for layer in spec["layers"]) + f"; {spec['loss']}"
+                        for name, spec in CNNS.items())
+                    + f"\n\n{cnn_matrix(backends).to_markdown(index=False)}\n")
     sections.append("## Native default optimizers: measured drift, not a tolerance\n\n"
                     "`optimizer.native = true` runs each framework's own optimizer object with the spec's lr, "
                     "betas and momentum but the framework's default epsilon (NumPy: the spec's formula). "

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import backprop
 from backends.numpy.layers import conv as numpy_conv
-from backprop.agreement import gradient_agreement, trajectory_agreement
+from backprop.agreement import CNNS, gradient_agreement, trajectory_agreement
 from backprop.datasets import random_batch
 from backprop.registry import BACKENDS
 from backprop.tolerances import TOLERANCES, compare
@@ -23,44 +23,6 @@ from .helpers import cnn_specs, kink_free_batch
 from .test_agreement import OPTIMIZERS, assert_agree
 
 adapters = pytest.mark.parametrize("backend", ADAPTERS, indirect=True)
-
-
-def conv(filters, kernel, strides=1, padding="valid", activation="relu", **options):
-    return {"type": "conv2d", "filters": filters, "kernel_size": kernel, "strides": strides, "padding": padding,
-            "activation": activation, **options}
-
-
-def pool(kind, size, strides=None, padding="valid"):
-    return {"type": f"{kind}_pool2d", "pool_size": size, "padding": padding,
-            **({} if strides is None else {"strides": strides})}
-
-
-# Each option of each layer at least once: strides 1-3, both paddings with odd and even totals, non-square
-# kernels, pools and inputs, overlapping and gapped windows, every activation on a conv layer, each loss.
-CNNS = {
-    "lenet-like": ({"input_shape": [12, 12, 1], "layers": [conv(4, 5, padding="same"), pool("max", 2),
-                                                             conv(6, [3, 3]), pool("avg", 2, 2, "same"),
-                                                             {"type": "flatten"}, {"units": 8, "activation": "relu"},
-                                                             {"units": 3, "activation": "softmax"}],
-                    "loss": "cross_entropy"}),
-    "strided-same": ({"input_shape": [9, 8, 2], "layers": [conv(3, [3, 2], [2, 1], "same", "tanh"),
-                                                            pool("max", [2, 3], [1, 2], "same"),
-                                                            conv(2, 2, 3, "same", "leaky_relu", negative_slope=0.2),
-                                                            {"type": "flatten"},
-                                                            {"units": 2, "activation": "sigmoid"}],
-                      "loss": "binary_cross_entropy"}),
-    "overlapping-avg": ({"input_shape": [7, 9, 3], "layers": [conv(4, [1, 3], 1, "same", "prelu"),
-                                                               pool("avg", 3, 1, "same"), conv(2, 2, 2, "valid",
-                                                                                               "sigmoid"),
-                                                               pool("max", 2, 1), {"type": "flatten"},
-                                                               {"units": 3, "activation": "linear"}],
-                         "loss": "mse"}),
-    "pool-first": ({"input_shape": [10, 7, 2], "layers": [pool("avg", 2, [2, 1], "same"), conv(3, 3, 1, "valid",
-                                                                                                "linear"),
-                                                           pool("max", [1, 2], [1, 2]), {"type": "flatten"},
-                                                           {"units": 4, "activation": "softmax"}],
-                    "loss": "cross_entropy"}),
-}
 
 
 def batch_for(spec, seed, n=6):

@@ -7,9 +7,16 @@ from backprop.presets import PRESETS, train_preset
 from .conftest import ALL_BACKENDS
 
 
-# Presets of thousands of one-batch epochs take 10-25 s on an adapter (per-epoch dispatch): run in the slow sweep.
-LONG = ("xor-mse", "xor-bce")
-CASES = [pytest.param(name, backend, marks=[pytest.mark.slow] if name in LONG and backend != "numpy" else [])
+# In the slow sweep: presets of thousands of one-batch epochs (10-25 s on an adapter, per-epoch dispatch), the CNN
+# presets on the adapters, and LeNet-5 everywhere (10-40 s a backend).
+LONG = ("xor-mse", "xor-bce", "digits-cnn")
+
+
+def slow(name: str, backend: str) -> bool:
+    return name == "mnist-lenet5" or (name in LONG and backend != "numpy")
+
+
+CASES = [pytest.param(name, backend, marks=[pytest.mark.slow] if slow(name, backend) else [])
          for name in PRESETS for backend in ALL_BACKENDS]
 
 
