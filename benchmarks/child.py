@@ -1,9 +1,15 @@
-"""Run one benchmark cell in this (fresh) process and write its result row as JSON.
+"""Run one process of one benchmark cell in this (fresh) process and write its result row as JSON.
 
 ``python -m benchmarks.child CELL_JSON RESULT_PATH``. Thread settings are fixed first, before any framework is
 imported (:mod:`benchmarks.threads`); then the cell runs, and the row, with its peak RSS (``getrusage``, this
 process only) and the verified thread figures, is written atomically to ``RESULT_PATH``. An exception becomes an
 ``error`` row and exit status 1; a crash or hang leaves no row and the parent (:mod:`benchmarks.run`) writes one.
+
+A ``step`` process times the native step (``model.native_train_step`` on tensors from ``model.prepare_batch``)
+with :func:`benchmarks.timing.measure`, then, for a suite backend, the public ``model.train_step(X, y)`` on NumPy
+arrays: X already in the model dtype and class labels as integers, so its extra cost is the suite's own
+(validation, one-hot labels, conversion, the lock and the loss read back on every call), in blocks of as many
+calls as a native block.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import os
 import resource
 import sys
 import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from . import threads as thread_control
 
-CHECK_STEPS = 10  # length of the fixed final-loss check run (see benchmarks.timing)
+CHECK_STEPS = 5  # length of the fixed final-loss check run (see benchmarks.timing)
 
 
 def seeded_batch(spec, batch_size: int, seed: int = 0):
@@ -33,74 +41,94 @@ def seeded_batch(spec, batch_size: int, seed: int = 0):
     return X, rng.standard_normal((batch_size, k))
 
 
-def build_trainer(cell: dict, spec):
-    """``(prepare_batch, train_step, predict_classes)`` for a suite backend or a reference loop."""
+@dataclass
+class Trainer:
+    """The calls a cell times: native batch preparation and step, class predictions, and for a suite backend
+    its public model (``model``; None for a minimal loop)."""
+
+    prepare: Callable[[Any, Any], tuple[Any, Any]]
+    native_step: Callable[[Any, Any], Any]
+    classes: Callable[[Any], Any]
+    model: Any = None
+
+
+def build_trainer(cell: dict, spec) -> Trainer:
+    """The :class:`Trainer` of a suite backend or of a minimal loop."""
     import numpy as np
 
-    if cell["backend"] in ("torch-minimal", "tensorflow-minimal", "jax-minimal"):
-        from .reference_loops import build_reference
+    from .reference_loops import REFERENCES, build_reference
 
-        loop = build_reference(cell["backend"], spec, cell["dtype"], seed=0)
-        return loop.prepare_batch, loop.train_step, lambda X: np.argmax(loop.logits(loop.to_native(
-            np.asarray(X, dtype=cell["dtype"]))), axis=1)
+    label = f"{cell['backend']}:{cell['mode']}"
+    if label in REFERENCES:
+        loop = build_reference(label, spec, cell["dtype"], seed=0)
+        return Trainer(loop.prepare_batch, loop.train_step, lambda X: np.argmax(loop.logits(loop.to_native(
+            np.asarray(X, dtype=cell["dtype"]))), axis=1))
     import backprop
 
     model = backprop.build(spec, backend=cell["backend"], dtype=cell["dtype"], seed=0, mode=cell["mode"])
-    return model.prepare_batch, model.native_train_step, lambda X: np.argmax(model.predict(X), axis=1)
+    return Trainer(model.prepare_batch, model.native_train_step, lambda X: np.argmax(model.predict(X), axis=1),
+                   model)
 
 
 def run_step(cell: dict, spec, config: dict) -> dict:
-    from .timing import measure
+    import numpy as np
 
-    prepare, train_step, _ = build_trainer(cell, spec)
-    Xn, yn = prepare(*seeded_batch(spec, cell["batch_size"]))
-    probe_box = {}
+    from .timing import measure, timed_blocks
+
+    trainer = build_trainer(cell, spec)
+    X, y = seeded_batch(spec, cell["batch_size"])
+    Xn, yn = trainer.prepare(X, y)
+    probe: dict = {}
 
     def start_probe() -> None:
-        if "probe" not in probe_box:
-            probe_box["probe"] = thread_control.ThreadProbe.start()
-            probe_box["os_threads"] = thread_control.os_thread_count()
+        probe.update(probe=thread_control.ThreadProbe.start(), os_threads=thread_control.os_thread_count())
 
-    timing = measure(lambda: train_step(Xn, yn), check_steps=CHECK_STEPS, block_s=config["block_s"],
-                     repeats=cell["repeats"], max_timed_s=config["max_timed_s"], on_block=start_probe)
-    flops = spec.flops_per_step(cell["batch_size"])
-    return {**timing_fields(timing), "final_loss": timing.final_loss, "check_steps": timing.check_steps,
-            "samples_per_s": cell["batch_size"] / timing.step_median_s,
-            "gflops": flops / timing.step_median_s / 1e9, "flops_per_step": flops,
-            "cpu_per_wall": probe_box["probe"].stop(), "os_threads": probe_box["os_threads"]}
+    timing = measure(lambda: trainer.native_step(Xn, yn), check_steps=CHECK_STEPS, block_s=config["block_s"],
+                     repeats=cell["repeats"], max_timed_s=config["max_timed_s"], before_blocks=start_probe)
+    row = {**timing_fields(timing), "final_loss": timing.final_loss, "check_steps": timing.check_steps,
+           "flops_per_step": spec.flops_per_step(cell["batch_size"]), "cpu_per_wall": probe["probe"].stop(),
+           "os_threads": probe["os_threads"]}
+    if trainer.model is not None:
+        X_public = np.asarray(X, dtype=cell["dtype"])
+        y_public = y if y.dtype.kind in "iu" else np.asarray(y, dtype=cell["dtype"])
+        public = lambda: trainer.model.train_step(X_public, y_public)  # noqa: E731  (the call a library user makes)
+        public()
+        blocks = timed_blocks(public, timing.steps_per_block, config["public_repeats"], config["max_timed_s"])
+        row.update(public_median_s=float(np.median(blocks)), public_block_s=blocks)
+    return row
 
 
 def timing_fields(timing) -> dict:
     return {"compile_s": timing.compile_s, "warmup_s": timing.warmup_s, "step_median_s": timing.step_median_s,
             "step_iqr_s": timing.step_iqr_s, "noisy": timing.noisy, "steps_per_block": timing.steps_per_block,
-            "blocks": timing.blocks}
+            "blocks": timing.blocks, "block_s": timing.block_s}
 
 
 def run_gemm(cell: dict, config: dict) -> dict:
     from .gemm import gemm_peak
 
     probe = thread_control.ThreadProbe.start()
-    timing, gflops = gemm_peak(cell["batch_size"], cell["repeats"], config["max_timed_s"])
-    return {**timing_fields(timing), "gflops": gflops, "flops_per_step": 2 * cell["batch_size"] ** 3,
-            "cpu_per_wall": probe.stop(), "os_threads": thread_control.os_thread_count()}
+    timing = gemm_peak(cell["batch_size"], cell["repeats"], config["max_timed_s"])
+    return {**timing_fields(timing), "flops_per_step": 2 * cell["batch_size"] ** 3, "cpu_per_wall": probe.stop(),
+            "os_threads": thread_control.os_thread_count()}
 
 
 def run_tta(cell: dict, spec, config: dict) -> dict:
-    from .time_to_accuracy import digits_data, sklearn_to_accuracy, train_to_accuracy
+    from .time_to_accuracy import digits_data, public_epochs, sklearn_to_accuracy, train_to_accuracy
 
     probe = thread_control.ThreadProbe.start()
+    data = digits_data()
     if cell["backend"] == "sklearn":
         result = sklearn_to_accuracy(spec, cell["dtype"], cell["batch_size"], config["tta_epochs"])
     else:
-        data = digits_data()
-        prepare, train_step, classes = build_trainer(cell, spec)
-        result = train_to_accuracy(prepare, train_step,
-                                   lambda: float((classes(data.X_test) == data.y_test).mean()),
+        trainer = build_trainer(cell, spec)
+        result = train_to_accuracy(trainer.prepare, trainer.native_step,
+                                   lambda: float((trainer.classes(data.X_test) == data.y_test).mean()),
                                    data.X_train, data.y_train, cell["batch_size"], config["tta_epochs"])
-    steps = -(-len(digits_data().X_train) // cell["batch_size"])
-    return {**result, "step_median_s": result["epoch_s"] / steps,
-            "samples_per_s": cell["batch_size"] / (result["epoch_s"] / steps),
-            "cpu_per_wall": probe.stop(), "os_threads": thread_control.os_thread_count()}
+        if trainer.model is not None:
+            result.update(public_epochs(trainer.model, data.X_train, data.y_train, cell["batch_size"],
+                                        config["public_epochs"]))
+    return {**result, "cpu_per_wall": probe.stop(), "os_threads": thread_control.os_thread_count()}
 
 
 def run_cell(cell: dict, config: dict) -> dict:

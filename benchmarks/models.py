@@ -13,6 +13,11 @@ train):
 
 The batch sizes of the three larger models are those of the performance targets' table.
 
+A model marked ``large`` is a designated larger model: the default sweep runs only each framework's best mode and
+its same-mode minimal loop on it, ``--sweep full`` every mode (:mod:`benchmarks.sweeps`). The larger
+convolutional models are to be marked so when they are added; ``python -m benchmarks.run --plan`` then shows what
+they add to the default sweep's time.
+
 A custom model is ``mlp:W0-W1-...-Wk[:hidden_activation[:loss[:optimizer]]]``, e.g. ``mlp:784-256-256-10:relu``.
 Its loss defaults to cross_entropy (softmax output) when Wk ≥ 2, else binary_cross_entropy (sigmoid output); an
 mse model gets a linear output. The optimizer defaults to adam.
@@ -30,11 +35,13 @@ OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoi
 
 @dataclass(frozen=True)
 class BenchModel:
-    """A network to time: its name (the ``model`` column), spec dict and default batch size."""
+    """A network to time: its name (the ``model`` column), spec dict, default batch size and whether it is a
+    designated larger model (see the module docstring)."""
 
     name: str
     spec: dict
     batch_size: int
+    large: bool = False
 
     @property
     def widths(self) -> list[int]:

@@ -2,9 +2,9 @@
 
     python -m benchmarks.numpy_profile [--out reports] [--history REV:label,REV:label,...]
 
-0. The performance targets, checked against the benchmark's ``results.csv`` in ``--out`` (the committed run):
-   NumPy fastest on every default model; the wide model's NumPy step at ≥ 80 % of the GEMM peak; NumPy ≥ 3× faster
-   per digits epoch than scikit-learn; each framework's best mode within 1.1× of its minimal loop.
+0. The performance targets (:mod:`benchmarks.targets`), checked against the benchmark run in ``--out``: NumPy
+   fastest on every default model; the wide model's NumPy step at ≥ 80 % of the GEMM peak; NumPy ≥ 3× faster per
+   digits epoch than scikit-learn; each suite mode within 1.1× of the minimal loop of the same mode.
 1. Phase profile of the current step at each size (float32, all cores): forward pass, loss and its output
    gradient, the backward pass (including a fused sgd update where the model uses one), the optimizer update.
    Beside it, the same model's GEMMs timed alone (forward a@W, backward aᵀg and g@Wᵀ), so the non-GEMM overhead
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .report import overhead_ratios
-from .rounds import OVERHEAD_TARGET
+from .frames import load
+from .targets import targets
 
 # Sizes from the performance issue's table: (benchmark model name, batch size).
 SIZES = [("xor", 4), ("classifier", 32), ("digits", 128), ("mnist", 128), ("wide", 256)]
@@ -126,8 +126,8 @@ NOTES = """## Notes on the optimizations
 - The wide model is GEMM-bound: NumPy (OpenBLAS) and XLA (tensorflow:xla, jax) both run at the measured GEMM
   peak, and the order between them changes from run to run.
 - Timings on this shared 2-vCPU machine vary by 20–50 % between processes, sometimes 2× (the same NumPy XOR cell
-  measured 17.8 µs and 30.9 µs back to back). Close contenders therefore run in several interleaved processes and
-  report their best round; rankings within a few percent are ties.
+  measured 17.8 µs and 30.9 µs back to back). Every cell therefore runs in several interleaved processes, and a
+  ranking is a win only when its 95 % interval says so; rankings within a few percent are ties.
 """
 
 
@@ -217,50 +217,6 @@ def history(revisions: list[tuple[str, str]], specs: list[tuple[str, dict, int]]
     return pd.DataFrame(columns)
 
 
-def targets(results: pd.DataFrame) -> list[str]:
-    """The four performance targets, each with its measured value and whether it is met."""
-    ok = results[results["status"] == "ok"]
-    steps = ok[(ok["kind"] == "step") & ok["sweep"].str.contains("models") & (ok["threads"] == ok["threads"].max())]
-    loops = steps[steps["backend"].str.contains("-minimal")]
-    suite = steps[~steps["backend"].str.contains("-minimal")]
-    rows = []
-    for model, group in suite.groupby("model", sort=False):
-        fastest = group.loc[group["step_median_s"].idxmin()]
-        numpy = group[group["backend"] == "numpy"]["step_median_s"].iloc[0]
-        model_loops = loops[loops["model"] == model]
-        loop = model_loops.loc[model_loops["step_median_s"].idxmin()] if len(model_loops) else None
-        rows.append({"model": model, "NumPy ms": numpy * 1e3, "fastest": fastest["label"],
-                     "fastest ms": fastest["step_median_s"] * 1e3, "NumPy / fastest": numpy / fastest["step_median_s"],
-                     "met": "✓" if fastest["backend"] == "numpy" else "✗",
-                     "fastest minimal loop": "–" if loop is None else loop["label"],
-                     "NumPy / that loop": math.nan if loop is None else numpy / loop["step_median_s"]})
-    fastest_table = pd.DataFrame(rows)
-    wide = suite[(suite["model"] == "wide") & (suite["backend"] == "numpy")]["pct_of_peak"].iloc[0]
-    tta = ok[ok["kind"] == "tta"].set_index("label")["epoch_s"]
-    sklearn_ratio = tta["sklearn:sklearn"] / tta["numpy:eager"]
-    overhead = overhead_ratios(steps)
-    overhead_table = overhead.pivot(index="model", columns="framework", values="ratio")
-    misses = overhead[overhead["ratio"] > OVERHEAD_TARGET]
-    missed = "; ".join(f"{row['framework']} on {row['model']}: {row['ratio']:.2f}× (best of {row['rounds']} "
-                       "round(s))" for _, row in misses.iterrows()) or "none"
-    if (misses["rounds"] == 1).any():
-        missed += (" — one process per label, within this host's 20–50 % process-to-process noise: the row got no "
-                   "extra round within the sweep's time budget")
-    return ["## Performance targets (from results.csv of the committed benchmark run)\n",
-            f"1. NumPy is the fastest backend/mode on every default model: "
-            f"{(fastest_table['met'] == '✓').sum()} of {len(fastest_table)}. The minimal loops are reference rows, "
-            "not suite modes; NumPy's ratio to the fastest of them is shown too.\n",
-            fastest_table.to_markdown(index=False, floatfmt=".4g") + "\n",
-            f"2. Wide 1024-4096-4096-1024 (batch 256, sgd): NumPy at {wide:.0f} % of the GEMM peak measured in the "
-            f"same run (target ≥ 80 %): {'✓' if wide >= 80 else '✗'}.\n",
-            f"3. Digits epoch (batch 32, Adam): NumPy {tta['numpy:eager'] * 1e3:.2f} ms, scikit-learn MLPClassifier "
-            f"{tta['sklearn:sklearn'] * 1e3:.2f} ms: {sklearn_ratio:.1f}× (target ≥ 3×): "
-            f"{'✓' if sklearn_ratio >= 3 else '✗'}.\n",
-            f"4. Each framework's best suite mode ÷ its minimal idiomatic loop (target ≤ {OVERHEAD_TARGET}×):\n",
-            overhead_table.to_markdown(floatfmt=".2f") + "\n",
-            f"Above {OVERHEAD_TARGET}×: {missed}.\n"]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.numpy_profile", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="reports")
@@ -282,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"Generated by `python -m benchmarks.numpy_profile {' '.join(argv or sys.argv[1:])}` "
                 f"(do not edit by hand); float32, {args.threads} BLAS threads, median of 7 calibrated blocks.\n"]
     if results_path.exists():
-        sections += targets(pd.read_csv(results_path))
+        sections += targets(load(out))
     sections += ["## Where the time goes now\n",
                 phases.to_markdown(index=False, floatfmt=".1f") + "\n"]
     if revisions:

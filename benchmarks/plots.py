@@ -25,15 +25,18 @@ def _save(plt, fig, path: Path) -> str:
 
 
 def scaling_plot(steps: pd.DataFrame, sweep: str, x: str, xlabel: str, path: Path) -> str | None:
-    """Log-log step time against ``x`` for the rows of ``sweep``, one line per backend:mode."""
+    """Log-log step time against ``x`` for the rows of ``sweep``, one line per backend:mode, with each cell's 95 %
+    interval as an error bar."""
     rows = steps[steps["sweep"].str.contains(sweep, regex=False)]
     rows = rows[rows["threads"] == rows["threads"].max()] if not rows.empty else rows
     if rows[x].nunique() < 2:
         return None
     plt, fig, ax = _figure()
     for label, group in rows.sort_values(x).groupby("label"):
-        ax.plot(group[x], group["step_median_s"] * 1e3, marker="o", label=label,
-                linestyle="--" if label.split(":")[0].endswith("minimal") else "-")
+        median = group["step_median_s"] * 1e3
+        errors = [median - group["step_ci_low_s"] * 1e3, group["step_ci_high_s"] * 1e3 - median]
+        ax.errorbar(group[x], median, yerr=errors, marker="o", capsize=3, label=label,
+                    linestyle="--" if label.split(":")[0].endswith("minimal") else "-")
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="train step, median (ms)",
            title=f"Step time vs {xlabel} ({rows['model'].iloc[0] if sweep == 'batch' else 'mlp:256-W-W-10'}, "
                  f"{int(rows['threads'].max())} threads)")

@@ -5,12 +5,18 @@ Every backend and mode starts from the same suite-owned weights (seed 0) and see
 last one short. Only the train steps are on the clock: an epoch's batches are converted to native tensors before
 its clock starts, and the last loss is read back before it stops; test accuracy is measured off the clock after
 every epoch. The first epoch includes trace/compile time (``compile_s`` is the first step); ``epoch_s`` is the
-median of the later epochs.
-Training stops at the first epoch whose test accuracy reaches the target.
+median of the later epochs. Training stops at the first epoch whose test accuracy reaches the target. Garbage
+collection is off while an epoch's clock runs.
+
+Library users' epoch, the same way for the suite and scikit-learn (DESIGN.md section 5): ``public_epoch_s`` is one
+epoch through the public fit, validation, shuffling and batching on the clock for both — ``model.fit(X, y,
+epochs=1, batch_size=32)`` for a suite backend (which also computes the epoch's training accuracy, a predict over
+the training set) and ``MLPClassifier.partial_fit(X, y)`` for scikit-learn. ``public_block_s`` lists each timed
+epoch, for the intervals of :mod:`benchmarks.stats`.
 
 The ``sklearn`` reference row trains ``MLPClassifier`` (same layer widths, relu, Adam with the same lr, β, ε, no
 L2 penalty, batch 32) one ``partial_fit`` epoch at a time; it uses scikit-learn's own initialization and shuffling,
-so its epoch count is indicative, its per-epoch time is the comparison.
+so its epoch count is indicative; its per-epoch time is the comparison.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import time
 from typing import Any, Callable
 
 import numpy as np
+
+from .timing import gc_paused
 
 TARGET_ACCURACY = 0.95
 
@@ -29,9 +37,9 @@ def digits_data():
     return digits(seed=0)
 
 
-def steady_epoch_s(epoch_times: list[float]) -> float:
-    """Median epoch time after the first (which carries the compiles: full batch and the short last batch)."""
-    return float(np.median(epoch_times[1:] if len(epoch_times) > 1 else epoch_times))
+def steady_epochs(epoch_times: list[float]) -> list[float]:
+    """The epochs after the first (which carries the compiles: full batch and the short last batch)."""
+    return epoch_times[1:] if len(epoch_times) > 1 else epoch_times
 
 
 def train_to_accuracy(prepare: Callable[[np.ndarray, np.ndarray], tuple[Any, Any]],
@@ -48,14 +56,15 @@ def train_to_accuracy(prepare: Callable[[np.ndarray, np.ndarray], tuple[Any, Any
         chunks = [order[start:start + batch_size] for start in range(0, len(X), batch_size)]
         batches = [prepare(X[index], y[index]) for index in chunks]
         losses = []
-        start = time.perf_counter()
-        for Xn, yn in batches:
-            losses.append(train_step(Xn, yn))
-            if epoch == 1 and len(losses) == 1:
-                float(losses[0])
-                compile_s = time.perf_counter() - start
-        float(losses[-1])
-        epoch_times.append(time.perf_counter() - start)
+        with gc_paused():
+            start = time.perf_counter()
+            for Xn, yn in batches:
+                losses.append(train_step(Xn, yn))
+                if epoch == 1 and len(losses) == 1:
+                    float(losses[0])
+                    compile_s = time.perf_counter() - start
+            float(losses[-1])
+            epoch_times.append(time.perf_counter() - start)
         clock += epoch_times[-1]
         mean_loss = float(sum(float(loss) * len(index) for loss, index in zip(losses, chunks)) / len(X))
         accuracy = test_accuracy()
@@ -63,14 +72,29 @@ def train_to_accuracy(prepare: Callable[[np.ndarray, np.ndarray], tuple[Any, Any
         if accuracy >= TARGET_ACCURACY:
             reached = epoch
             break
-    return summary(compile_s, clock, reached, epoch_times, curve)
+    return summary(compile_s, clock, reached, epoch_times, curve, len(chunks))
 
 
-def summary(compile_s: float, clock: float, reached: int | None, epoch_times: list[float], curve: list[dict]) -> dict:
-    """The time-to-accuracy row: seconds and epochs to the target (NaN/None if never reached), steady epoch time."""
+def summary(compile_s: float, clock: float, reached: int | None, epoch_times: list[float], curve: list[dict],
+            steps_per_epoch: int) -> dict:
+    """The time-to-accuracy row: seconds and epochs to the target (NaN/None if never reached), steady epochs."""
+    steady = steady_epochs(epoch_times)
+    epoch_s = float(np.median(steady))
     return {"compile_s": compile_s, "tta_s": clock if reached else float("nan"), "tta_epochs": reached,
-            "epochs_run": len(curve), "epoch_s": steady_epoch_s(epoch_times), "final_loss": curve[-1]["loss"],
+            "epochs_run": len(curve), "epoch_s": epoch_s, "block_s": steady,
+            "step_median_s": epoch_s / steps_per_epoch, "final_loss": curve[-1]["loss"],
             "test_accuracy": curve[-1]["test_accuracy"], "curve": curve}
+
+
+def public_epochs(model, X: np.ndarray, y: np.ndarray, batch_size: int, epochs: int) -> dict:
+    """``epochs`` timed epochs of ``model.fit(X, y, epochs=1, batch_size)`` after one untimed one."""
+    times = []
+    for epoch in range(epochs + 1):
+        with gc_paused():
+            start = time.perf_counter()
+            model.fit(X, y, epochs=1, batch_size=batch_size, seed=epoch)
+            times.append(time.perf_counter() - start)
+    return {"public_epoch_s": float(np.median(times[1:])), "public_block_s": times[1:]}
 
 
 def sklearn_to_accuracy(spec, dtype: str, batch_size: int, max_epochs: int) -> dict:
@@ -85,16 +109,17 @@ def sklearn_to_accuracy(spec, dtype: str, batch_size: int, max_epochs: int) -> d
                         learning_rate_init=o.lr, beta_1=o.beta1, beta_2=o.beta2, epsilon=o.eps, shuffle=True,
                         random_state=0)
     classes = np.arange(spec.output_dim)
-    clock, curve, epoch_times, reached, compile_s = 0.0, [], [], None, float("nan")
+    clock, curve, epoch_times, reached = 0.0, [], [], None
     for epoch in range(1, max_epochs + 1):
-        start = time.perf_counter()
-        clf.partial_fit(X, data.y_train, classes=classes)
-        epoch_times.append(time.perf_counter() - start)
-        compile_s = epoch_times[0]
+        with gc_paused():
+            start = time.perf_counter()
+            clf.partial_fit(X, data.y_train, classes=classes)
+            epoch_times.append(time.perf_counter() - start)
         clock += epoch_times[-1]
         accuracy = float(clf.score(Xt, data.y_test))
         curve.append({"epoch": epoch, "wall_s": clock, "loss": float(clf.loss_), "test_accuracy": accuracy})
         if accuracy >= TARGET_ACCURACY:
             reached = epoch
             break
-    return summary(compile_s, clock, reached, epoch_times, curve)
+    row = summary(epoch_times[0], clock, reached, epoch_times, curve, -(-len(X) // batch_size))
+    return {**row, "public_epoch_s": row["epoch_s"], "public_block_s": row["block_s"]}

@@ -1,7 +1,7 @@
-"""Steady-state timing of one train-step callable (DESIGN.md section 5).
+"""Steady-state timing of one train-step callable in one process (DESIGN.md section 5).
 
 ``step()`` runs one train step and returns the framework's native loss; ``float(loss)`` forces completion (a
-readback, which also covers JAX's block_until_ready). The sequence is:
+readback, which also covers JAX's block_until_ready). :func:`measure` runs:
 
 1. the fixed check run: ``check_steps`` calls, each read back. The first call's time is ``compile_s`` (trace,
    compile, first allocation); the rest are warm-up (≥ 2 of them). The loss returned by call ``check_steps`` (the
@@ -9,14 +9,21 @@ readback, which also covers JAX's block_until_ready). The sequence is:
    number of steps on every backend, whatever the timing below does, so it compares like for like;
 2. calibration: a block of k steps read back once at its end, k doubled until a block lasts ≥ ``block_s``;
 3. ``repeats`` blocks (fewer if they pass ``max_timed_s``, never fewer than 3); per-step time = block time / k.
+
+Garbage collection is off inside every block (:func:`gc_paused`), as :mod:`timeit` does, so a collection
+triggered by the framework's allocations never lands in one block and not in another. The process's figure is
+the median of its blocks; every block's per-step time is kept (``block_s``) for the interval computation of
+:mod:`benchmarks.stats`.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -30,24 +37,48 @@ class Timing:
     final_loss: float
     check_steps: int
     steps_per_block: int
-    blocks: int
-    step_median_s: float
-    step_iqr_s: float
-    timed_s: float
+    block_s: list[float] = field(default_factory=list)
+
+    @property
+    def blocks(self) -> int:
+        return len(self.block_s)
+
+    @property
+    def step_median_s(self) -> float:
+        return float(np.median(self.block_s))
+
+    @property
+    def step_iqr_s(self) -> float:
+        q1, q3 = np.percentile(self.block_s, [25, 75])
+        return float(q3 - q1)
 
     @property
     def noisy(self) -> bool:
-        """IQR/median above 10 %: the machine was not quiet enough for this cell's number to be trusted."""
+        """IQR/median above 10 %: the machine was not quiet enough for this process's number to be trusted."""
         return self.step_iqr_s > NOISY_IQR_FRACTION * self.step_median_s
 
 
-def _block(step: Callable[[], Any], k: int) -> float:
-    start = time.perf_counter()
-    loss = None
-    for _ in range(k):
-        loss = step()
-    float(loss)
-    return time.perf_counter() - start
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Garbage collection off for the block, then back to how the caller had it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def timed_block(step: Callable[[], Any], k: int) -> float:
+    """Seconds for ``k`` calls of ``step`` and the readback of the last loss, with garbage collection off."""
+    with gc_paused():
+        start = time.perf_counter()
+        loss = None
+        for _ in range(k):
+            loss = step()
+        float(loss)
+        return time.perf_counter() - start
 
 
 def check_run(step: Callable[[], Any], check_steps: int) -> tuple[float, float, float]:
@@ -61,23 +92,36 @@ def check_run(step: Callable[[], Any], check_steps: int) -> tuple[float, float, 
     return compile_s, time.perf_counter() - start, loss
 
 
-def measure(step: Callable[[], Any], *, check_steps: int = 10, block_s: float = 0.02, repeats: int = 7,
-            max_timed_s: float = 3.0, on_block: Callable[[], None] | None = None) -> Timing:
-    """Time ``step`` as described in the module docstring. ``on_block`` is called after each timed block."""
-    if check_steps < 3:
-        raise ValueError("check_steps must be at least 3 (a first call and two warm-up calls)")
-    compile_s, warmup_s, final_loss = check_run(step, check_steps)
+def calibrate(step: Callable[[], Any], block_s: float) -> int:
+    """Steps per block: k doubled (or scaled up) until one block of k steps lasts ≥ ``block_s``."""
     k = 1
-    while (elapsed := _block(step, k)) < block_s:
+    while (elapsed := timed_block(step, k)) < block_s:
         k = max(2 * k, math.ceil(k * 1.2 * block_s / max(elapsed, 1e-9)))
+    return k
+
+
+def timed_blocks(step: Callable[[], Any], k: int, repeats: int, max_timed_s: float,
+                 before_first: Callable[[], None] | None = None) -> list[float]:
+    """Per-step seconds of ``repeats`` blocks of ``k`` steps (fewer once ``max_timed_s`` is spent, never < 3);
+    ``before_first`` is called just before the first block starts."""
+    if before_first is not None:
+        before_first()
     per_step: list[float] = []
     timed = 0.0
     while len(per_step) < repeats and (len(per_step) < 3 or timed < max_timed_s):
-        elapsed = _block(step, k)
+        elapsed = timed_block(step, k)
         timed += elapsed
         per_step.append(elapsed / k)
-        if on_block is not None:
-            on_block()
-    q1, median, q3 = np.percentile(per_step, [25, 50, 75])
-    return Timing(compile_s, warmup_s, final_loss, check_steps, k, len(per_step), float(median), float(q3 - q1),
-                  timed)
+    return per_step
+
+
+def measure(step: Callable[[], Any], *, check_steps: int = 5, block_s: float = 0.02, repeats: int = 7,
+            max_timed_s: float = 1.0, before_blocks: Callable[[], None] | None = None) -> Timing:
+    """Time ``step`` as described in the module docstring; ``before_blocks`` is called just before the timed
+    blocks start (after the check run and the calibration)."""
+    if check_steps < 3:
+        raise ValueError("check_steps must be at least 3 (a first call and two warm-up calls)")
+    compile_s, warmup_s, final_loss = check_run(step, check_steps)
+    k = calibrate(step, block_s)
+    blocks = timed_blocks(step, k, repeats, max_timed_s, before_blocks)
+    return Timing(compile_s, warmup_s, final_loss, check_steps, k, blocks)

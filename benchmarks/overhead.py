@@ -1,0 +1,79 @@
+"""The suite's own overhead: each suite mode against the minimal loop of the same mode (DESIGN.md section 5).
+
+For every model row where both ran, the ratio suite ÷ like-for-like loop (:mod:`benchmarks.reference_loops`) with
+its 95 % interval, paired by round. The target is a ratio ≤ :data:`OVERHEAD_TARGET` at the upper end of the
+interval: ``met`` when the whole interval is ≤ the target, ``missed`` when all of it is above, ``unresolved`` when
+it straddles the target (more rounds, or a quieter machine, would decide). The ratio to the framework's idiomatic
+loop of the same mode, where that is another loop (torch's default optimizer, JAX without donation), is shown
+beside it for information.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .frames import Folder, in_sweep, ok_steps
+from .reference_loops import REFERENCES
+from .stats import Interval, ratio_interval
+
+OVERHEAD_TARGET = 1.1
+
+
+def target_verdict(ratio: Interval) -> str:
+    if ratio.high <= OVERHEAD_TARGET:
+        return "met"
+    if ratio.low > OVERHEAD_TARGET:
+        return "missed"
+    return "unresolved"
+
+
+def overhead_ratios(folder: Folder) -> pd.DataFrame:
+    """One row per (model row, suite mode) with a like-for-like loop: both times, the ratio and its verdict."""
+    steps = in_sweep(ok_steps(folder), "models")
+    rows = []
+    for (model, batch, threads), group in steps.groupby(["model", "batch_size", "threads"], sort=False):
+        by_label = {row["label"]: row for _, row in group.iterrows()}
+        for reference in REFERENCES.values():
+            if not reference.like_for_like or reference.label not in by_label or reference.suite_label not in by_label:
+                continue
+            suite, loop = by_label[reference.suite_label], by_label[reference.label]
+            ratio = ratio_interval(folder.samples(suite), folder.samples(loop))
+            idiomatic = next((ref for ref in REFERENCES.values() if not ref.like_for_like
+                              and ref.suite_label == reference.suite_label and ref.label in by_label), None)
+            plain = (ratio_interval(folder.samples(suite), folder.samples(by_label[idiomatic.label]))
+                     if idiomatic else None)
+            rows.append({"model": model, "batch_size": batch, "threads": threads, "framework": reference.framework,
+                         "mode": reference.suite_label, "loop": reference.label,
+                         "suite_s": suite["step_median_s"], "loop_s": loop["step_median_s"], "ratio": ratio,
+                         "verdict": target_verdict(ratio), "idiomatic": idiomatic.label if idiomatic else "",
+                         "idiomatic_ratio": plain})
+    return pd.DataFrame(rows)
+
+
+def overhead_table(ratios: pd.DataFrame) -> pd.DataFrame:
+    """:func:`overhead_ratios` as the report's table."""
+    if ratios.empty:
+        return ratios
+    marks = {"met": "✓ met", "missed": "✗ missed", "unresolved": "? unresolved"}
+    return pd.DataFrame({
+        "model": ratios["model"], "threads": ratios["threads"], "suite mode": ratios["mode"],
+        "minimal loop (same mode)": ratios["loop"], "suite (ms)": ratios["suite_s"] * 1e3,
+        "loop (ms)": ratios["loop_s"] * 1e3, "ratio [95 % interval]": [r.text() for r in ratios["ratio"]],
+        f"target ≤ {OVERHEAD_TARGET}×": [marks[v] for v in ratios["verdict"]],
+        "vs idiomatic loop": [f"{r.text()} ({loop})" if r is not None else "–"
+                              for r, loop in zip(ratios["idiomatic_ratio"], ratios["idiomatic"])]})
+
+
+def per_mode(ratios: pd.DataFrame) -> pd.DataFrame:
+    """For each suite mode: the rows it was checked on, how many met / missed / are unresolved, and its worst
+    upper bound."""
+    if ratios.empty:
+        return ratios
+    out = []
+    for mode, group in ratios.groupby("mode", sort=False):
+        verdicts = list(group["verdict"])
+        worst = max(group.itertuples(), key=lambda row: row.ratio.high)
+        out.append({"suite mode": mode, "rows": len(group), "met": verdicts.count("met"),
+                    "missed": verdicts.count("missed"), "unresolved": verdicts.count("unresolved"),
+                    "worst upper bound": f"{worst.ratio.high:.2f}× ({worst.model})"})
+    return pd.DataFrame(out)

@@ -1,0 +1,55 @@
+"""The TensorFlow minimal loops (see :mod:`benchmarks.reference_loops`): a Keras ``Sequential``, a Keras loss and
+a Keras optimizer, as the Keras guide "Writing a training loop from scratch" writes the step::
+
+    @tf.function(jit_compile=True)   # "function": @tf.function; "eager": no decorator
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_weights)
+        optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        return loss
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .reference_loops import ReferenceLoop, hidden_activation
+
+
+def build(spec, dtype: np.dtype, params: list, *, mode: str) -> ReferenceLoop:
+    import keras
+    import tensorflow as tf
+
+    layers: list = [keras.Input((spec.input_dim,), dtype=dtype.name)]
+    weights: list[np.ndarray] = []
+    for index, (layer, p) in enumerate(zip(spec.layers, params)):
+        activation = hidden_activation(spec, index)
+        builtin = activation in ("linear", "relu", "sigmoid", "tanh")
+        layers.append(keras.layers.Dense(layer.units, activation=activation if builtin else None, dtype=dtype.name))
+        weights += [p["W"], p["b"]]
+        if activation == "leaky_relu":
+            layers.append(keras.layers.LeakyReLU(negative_slope=layer.negative_slope, dtype=dtype.name))
+        elif activation == "prelu":
+            layers.append(keras.layers.PReLU(dtype=dtype.name))
+            weights.append(p["alpha"])
+    net = keras.Sequential(layers)
+    net.set_weights(weights)
+    loss_fn = {"mse": keras.losses.MeanSquaredError(dtype=dtype.name),
+               "cross_entropy": keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype.name),
+               "binary_cross_entropy": keras.losses.BinaryCrossentropy(from_logits=True, dtype=dtype.name)
+               }[spec.loss]
+    o = spec.optimizer
+    optimizer = (keras.optimizers.Adam(o.lr, beta_1=o.beta1, beta_2=o.beta2, epsilon=o.eps) if o.name == "adam"
+                 else keras.optimizers.SGD(o.lr, momentum=o.momentum if o.name == "momentum" else 0.0,
+                                           nesterov=o.nesterov and o.name == "momentum"))
+
+    def train_step(X, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, net(X, training=True))
+        grads = tape.gradient(loss, net.trainable_weights)
+        optimizer.apply_gradients(zip(grads, net.trainable_weights))
+        return loss
+
+    step = train_step if mode == "eager" else tf.function(train_step, jit_compile=mode == "xla")
+    return ReferenceLoop(tf.convert_to_tensor, step, lambda X: net(X, training=False).numpy(), spec, dtype)
