@@ -57,6 +57,40 @@ CNNS = {
         {"type": "flatten"}, {"units": 4, "activation": "softmax"}], "loss": "cross_entropy"},
 }
 
+# Every optimizer, with and without weight decay and each schedule (DESIGN.md section 7).
+OPTIMIZER_CASES = {
+    "sgd": {"name": "sgd", "lr": 0.05},
+    "momentum": {"name": "momentum", "lr": 0.02, "momentum": 0.9},
+    "nesterov": {"name": "momentum", "lr": 0.02, "momentum": 0.8, "nesterov": True},
+    "adam": {"name": "adam", "lr": 0.005, "beta1": 0.85, "beta2": 0.995, "eps": 1e-7},
+    "rmsprop": {"name": "rmsprop", "lr": 0.003},
+    "rmsprop-centered-momentum": {"name": "rmsprop", "lr": 0.002, "rho": 0.9, "momentum": 0.5, "centered": True},
+    "adagrad": {"name": "adagrad", "lr": 0.05, "initial_accumulator": 0.1},
+    "adamw": {"name": "adamw", "lr": 0.005, "weight_decay": 0.05},
+    "sgd-weight-decay": {"name": "sgd", "lr": 0.05, "weight_decay": 0.01},
+    "momentum-weight-decay": {"name": "momentum", "lr": 0.02, "nesterov": True, "weight_decay": 0.02},
+    "rmsprop-weight-decay": {"name": "rmsprop", "lr": 0.003, "weight_decay": 0.01},
+    "adagrad-weight-decay": {"name": "adagrad", "lr": 0.05, "weight_decay": 0.01},
+    "sgd-exponential-staircase": {"name": "sgd", "lr": 0.1, "schedule": {"name": "exponential", "decay_rate": 0.5,
+                                                                           "decay_steps": 30, "staircase": True}},
+    "adam-exponential": {"name": "adam", "lr": 0.01, "schedule": {"name": "exponential", "decay_rate": 0.3,
+                                                                    "decay_steps": 40}},
+    "adamw-cosine": {"name": "adamw", "lr": 0.01, "weight_decay": 0.02,
+                     "schedule": {"name": "cosine", "decay_steps": 60, "alpha": 0.1}},
+    "momentum-step": {"name": "momentum", "lr": 0.03, "schedule": {"name": "step", "step_size": 25, "gamma": 0.5}},
+    "rmsprop-cosine": {"name": "rmsprop", "lr": 0.005, "momentum": 0.3, "schedule": {"name": "cosine",
+                                                                                      "decay_steps": 50}},
+    "adagrad-step": {"name": "adagrad", "lr": 0.1, "schedule": {"name": "step", "step_size": 20, "gamma": 0.7}},
+}
+
+# A network with every training-mode layer: batch_norm after a dense and after a conv layer, dropout on a vector and
+# on an image.
+TRAINING_LAYERS = {"input_shape": [8, 7, 2], "layers": [
+    _conv(4, 3, 1, "same", "relu"), {"type": "batch_norm", "momentum": 0.2, "eps": 1e-3},
+    {"type": "dropout", "rate": 0.25}, _pool("max", 2), {"type": "flatten"},
+    {"units": 12, "activation": "tanh"}, {"type": "batch_norm"}, {"type": "dropout", "rate": 0.4},
+    {"units": 3, "activation": "softmax"}], "loss": "cross_entropy"}
+
 COLUMNS = ["pair", "layer", "param", "max_abs_diff", "max_rel_err", "norm_ratio", "tolerance_used", "rtol", "atol",
            "passed"]
 

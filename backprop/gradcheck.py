@@ -1,7 +1,9 @@
 """Finite-difference gradient check of the NumPy backend, in float64.
 
-For every parameter element p: numeric = (L(p + ε) − L(p − ε)) / 2ε (central differences, ε = 1e-6), compared
-with the analytic gradient under DESIGN.md's rule (rtol 1e-5, atol 1e-7). Keep inputs away from relu kinks.
+For every trainable parameter element p: numeric = (L(p + ε) − L(p − ε)) / 2ε (central differences, ε = 1e-6),
+compared with the analytic gradient under DESIGN.md's rule (rtol 1e-5, atol 1e-7). Keep inputs away from relu
+kinks. Every evaluation replays the same dropout masks (the model's mask generator is reset before each), so a
+network with dropout is checked at one fixed mask.
 """
 
 from __future__ import annotations
@@ -28,20 +30,27 @@ def finite_difference_check(spec: NetworkSpec | dict, X: Any, y: Any, params: li
         model.set_params(params)
     params = model.get_params()
     Xn, yn = model.prepare_batch(X, y)
-    _, analytic = model.native_loss_and_grads(Xn, yn)
-    analytic = [{key: value.copy() for key, value in layer.items()} for layer in analytic]
+    masks = None if model.mask_generator is None else model.mask_generator.bit_generator.state
+
+    def loss_and_grads():
+        if masks is not None:
+            model.mask_generator.bit_generator.state = masks
+        return model.native_loss_and_grads(Xn, yn)
+
+    analytic = [{key: value.copy() for key, value in layer.items()} for layer in loss_and_grads()[1]]
 
     def loss_at(index: int, key: str, i: int, value: float) -> float:
         original = params[index][key].flat[i]
         params[index][key].flat[i] = value
         model.set_params(params)
         params[index][key].flat[i] = original
-        return model.native_loss_and_grads(Xn, yn)[0]
+        return loss_and_grads()[0]
 
     tolerance = TOLERANCES[("finite_differences", "float64")]
     rows = []
     for index, grads in enumerate(analytic):
-        for key, value in params[index].items():
+        for key in grads:
+            value = params[index][key]
             numeric = np.empty_like(value)
             for i in range(value.size):
                 plus = loss_at(index, key, i, value.flat[i] + eps)

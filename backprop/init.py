@@ -14,7 +14,8 @@ yields the same stream whatever the block size, and a float32 net never has a fl
 
 A dense W is (fan_in, units): fan_in and fan_out are its two sides. A conv2d W is (kh, kw, C_in, filters): fan_in =
 kh·kw·C_in and fan_out = kh·kw·filters, as Keras counts them. A prelu layer's ``alpha`` starts at the layer's
-``alpha_init`` (0.25 by default). Layers without parameters get an empty dict and draw nothing.
+``alpha_init`` (0.25 by default). A batch_norm layer starts at gamma = 1, beta = 0, running_mean = 0 and
+running_var = 1 (every framework's default). Layers without parameters get an empty dict and draw nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def init_params(spec: NetworkSpec, dtype: str | np.dtype, seed: int) -> list[dic
     rng = np.random.default_rng(seed)
     params = []
     for layer, shapes in zip(spec.layers, spec.param_shapes()):
+        if "gamma" in shapes:
+            ones, zeros = (np.ones(shapes["gamma"], dtype=dtype), np.zeros(shapes["gamma"], dtype=dtype))
+            params.append({"gamma": ones, "beta": zeros, "running_mean": zeros.copy(), "running_var": ones.copy()})
+            continue
         if "W" not in shapes:
             params.append({})
             continue

@@ -31,12 +31,15 @@ import numpy as np
 from .errors import DivergenceError
 from .init import init_params
 from .spec import NetworkSpec, as_spec
-from .validation import batch_bytes, check_features, check_fit_args, check_memory, check_params, check_targets
+from .validation import (batch_bytes, check_features, check_fit_args, check_memory, check_params, check_targets,
+                         check_training_rows)
 
 Params = list[dict[str, np.ndarray]]
 
 # predict and evaluate run over at most this many rows at a time.
 INFERENCE_CHUNK_ROWS = 4096
+# The dropout masks' generator is seeded with (seed, MASK_STREAM): a stream of its own beside the initialization's.
+MASK_STREAM = 1
 
 
 class Model(ABC):
@@ -54,6 +57,8 @@ class Model(ABC):
         self.seed = seed
         self.mode = mode
         self._lock = threading.RLock()
+        suite_masks = spec.dropout_layers and spec.dropout_rng == "suite"
+        self._mask_rng = np.random.default_rng((seed, MASK_STREAM)) if suite_masks else None
         self._setup(init_params(spec, self.dtype, seed))
 
     def __repr__(self) -> str:
@@ -79,12 +84,15 @@ class Model(ABC):
         """Convert a validated NumPy array (model dtype) into the framework's tensor type."""
 
     @abstractmethod
-    def _loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
-        """Loss (mean reduction, from logits) and its gradients as NumPy arrays shaped like the params."""
+    def _loss_and_grads(self, X: Any, y: Any, masks: list | None) -> tuple[float, Params]:
+        """Loss (mean reduction, from logits) in training mode and its gradients as NumPy arrays shaped like the
+        trainable parameters (:meth:`NetworkSpec.trainable_shapes`). ``masks`` are the suite's dropout masks (native
+        tensors, one per dropout layer), or None when the backend draws its own. Running statistics are unchanged."""
 
     @abstractmethod
-    def _train_step(self, X: Any, y: Any) -> Any:
-        """One guarded optimizer step on a native batch; return a native scalar.
+    def _train_step(self, X: Any, y: Any, masks: list | None) -> Any:
+        """One guarded optimizer step on a native batch in training mode (dropout ``masks`` as in
+        :meth:`_loss_and_grads`); return a native scalar. Running statistics move only when the update is applied.
 
         The update is applied only when the loss and every gradient are finite. The returned scalar is the
         pre-update loss when the update was applied, and a non-finite value when it was not (the loss itself, or
@@ -126,6 +134,7 @@ class Model(ABC):
     def _checked(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """The batch validated and converted to the model dtype (targets as (N, k); labels one-hot)."""
         X = check_features(X, self.spec, self.dtype)
+        check_training_rows(self.spec, X.shape[0])
         check_memory("X", batch_bytes(self.spec, X.shape[0], self.dtype), f"a training batch of {X.shape[0]} rows",
                      "train on smaller batches (fit's batch_size)")
         return X, check_targets(y, self.spec, X.shape[0], self.dtype)
@@ -140,19 +149,39 @@ class Model(ABC):
 
         This is the step a timing loop calls: no validation, no conversion, no lock and no host synchronisation
         (read the scalar back to wait for it). The scalar is the pre-update loss, or non-finite when the update
-        was not applied because the loss or a gradient was non-finite. Not for use from several threads at once.
+        was not applied because the loss or a gradient was non-finite. It draws the suite's dropout masks, if any.
+        Not for use from several threads at once.
         """
-        return self._train_step(X, y)
+        return self._train_step(X, y, self._masks(X))
 
     def native_loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
         """Loss and gradients on a batch made by :meth:`prepare_batch` (no validation, no lock)."""
-        return self._loss_and_grads(X, y)
+        return self._loss_and_grads(X, y, self._masks(X))
+
+    @property
+    def mask_generator(self) -> np.random.Generator | None:
+        """The seeded generator the suite's dropout masks are drawn from (None without suite masks). Each training
+        call draws one mask per dropout layer from it; setting its ``bit_generator.state`` back replays them."""
+        return self._mask_rng
+
+    def _masks(self, X: Any) -> list | None:
+        """The suite's dropout masks for one training step on the batch ``X``, as native tensors: per dropout layer,
+        m = [u ≥ rate]/(1 − rate) with u ~ U[0, 1) drawn in float32 from the model's mask generator, in the model
+        dtype. None when the spec has no dropout or its backend draws its own (``dropout_rng: "native"``)."""
+        if self._mask_rng is None:
+            return None
+        n, masks = X.shape[0], []
+        for index in self.spec.dropout_layers:
+            rate = self.spec.layers[index].rate
+            keep = self._mask_rng.random((n, *self.spec.input_shapes[index]), dtype=np.float32) >= rate
+            masks.append(self.to_native(np.multiply(keep, 1.0 / (1.0 - rate), dtype=self.dtype)))
+        return masks
 
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
         """Mean loss on the batch and dL/dparams, shaped like :meth:`get_params`; parameters are unchanged."""
         Xn, yn = self.prepare_batch(X, y)
         with self._lock, _quiet():
-            loss, grads = self._loss_and_grads(Xn, yn)
+            loss, grads = self._loss_and_grads(Xn, yn, self._masks(Xn))
         return float(loss), [{key: _owned(value) for key, value in layer.items()} for layer in grads]
 
     def train_step(self, X: Any, y: Any) -> float:
@@ -163,7 +192,7 @@ class Model(ABC):
         """
         Xn, yn = self.prepare_batch(X, y)
         with self._lock, _quiet():
-            loss = float(self._train_step(Xn, yn))
+            loss = float(self._train_step(Xn, yn, self._masks(Xn)))
         if not math.isfinite(loss):
             raise DivergenceError(f"train_step: non-finite loss or gradient (loss {loss}); the update was not "
                                   f"applied, parameters and optimizer state are unchanged")
@@ -210,6 +239,7 @@ class Model(ABC):
         X = check_features(X, self.spec, self.dtype)
         y = check_targets(y, self.spec, X.shape[0], self.dtype)
         rows = min(batch_size, X.shape[0])
+        check_training_rows(self.spec, min(rows, X.shape[0] % batch_size or rows))
         check_memory("batch_size", batch_bytes(self.spec, rows, self.dtype), f"a training batch of {rows} rows",
                      "choose a smaller batch_size")
         rng = np.random.default_rng(seed)
@@ -235,7 +265,7 @@ class Model(ABC):
                 index = order[start:start + batch_size]
                 Xn, yn = self.to_native(X[index]), self.to_native(y[index])
                 with self._lock:
-                    loss = float(self._train_step(Xn, yn))
+                    loss = float(self._train_step(Xn, yn, self._masks(Xn)))
                     if not math.isfinite(loss) and not _all_finite(self._read_params()):
                         self._restore(snapshot)
                 if not math.isfinite(loss):
@@ -262,7 +292,8 @@ class Model(ABC):
         """Pickle and deepcopy as the spec plus an exact snapshot; the copy shares nothing with the original."""
         with self._lock:
             state = {"spec": self.spec.to_dict(), "dtype": self.dtype.name, "seed": self.seed, "mode": self.mode,
-                     "snapshot": self._snapshot()}
+                     "snapshot": self._snapshot(),
+                     "masks": None if self._mask_rng is None else self._mask_rng.bit_generator.state}
         return restore_model, (type(self), state)
 
 
@@ -270,6 +301,8 @@ def restore_model(cls: type[Model], state: dict[str, Any]) -> Model:
     """Rebuild a pickled or deep-copied model (the other half of :meth:`Model.__reduce__`)."""
     model = cls(as_spec(state["spec"]), state["dtype"], state["seed"], state["mode"])
     model._restore(state["snapshot"])
+    if state["masks"] is not None:
+        model._mask_rng.bit_generator.state = state["masks"]
     return model
 
 

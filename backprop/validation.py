@@ -155,9 +155,21 @@ def check_params(params: Any, spec: NetworkSpec, dtype: np.dtype) -> list[dict[s
             if array.dtype != dtype:
                 raise InputError(f"{name}: expected dtype {dtype}, got {array.dtype}")
             _require_finite(name, array)
+            if key == "running_var" and np.any(array < 0):
+                raise InputError(f"{name}: expected a variance (values >= 0), got a minimum of {array.min()}")
             layer[key] = np.array(array, dtype=dtype, order="C", copy=True)
         checked.append(layer)
     return checked
+
+
+def check_training_rows(spec: NetworkSpec, n: int) -> None:
+    """batch_norm normalizes each feature over the values a training batch gives it (N for vectors, N·H·W for
+    images) and needs at least 2 of them: a variance over one value is 0 and its unbiased form undefined."""
+    for index in (i for i, layer in enumerate(spec.layers) if layer.type == "batch_norm"):
+        values = n * math.prod(spec.input_shapes[index][:-1])
+        if values < 2:
+            raise InputError(f"X: layers[{index}] (batch_norm) needs at least 2 values per feature in a training "
+                             f"batch, got {values} (a batch of {n}); train on batches of 2 or more")
 
 
 def check_fit_args(epochs: Any, batch_size: Any, seed: Any) -> tuple[int, int, int]:
@@ -178,10 +190,14 @@ def check_representable(spec: NetworkSpec, dtype: np.dtype) -> None:
             values.append((f"layers[{i}].negative_slope", layer.negative_slope, False))
         if activation == "prelu":
             values.append((f"layers[{i}].alpha_init", layer.alpha_init, False))
+        if layer.type == "batch_norm":
+            values += [(f"layers[{i}].eps", layer.eps, True), (f"layers[{i}].momentum", layer.momentum, False)]
     optimizer = spec.optimizer
     values += [("optimizer.lr", optimizer.lr, True), ("optimizer.eps", optimizer.eps, True),
                ("optimizer.momentum", optimizer.momentum, False), ("optimizer.beta1", optimizer.beta1, False),
-               ("optimizer.beta2", optimizer.beta2, False)]
+               ("optimizer.beta2", optimizer.beta2, False), ("optimizer.rho", optimizer.rho, False),
+               ("optimizer.weight_decay", optimizer.weight_decay, False),
+               ("optimizer.initial_accumulator", optimizer.initial_accumulator, False)]
     for field_name, value, positive in values:
         with np.errstate(over="ignore", under="ignore"):
             cast = float(np.asarray(value, dtype=dtype))
@@ -196,7 +212,7 @@ def check_representable(spec: NetworkSpec, dtype: np.dtype) -> None:
 # Copies of the parameters a backend holds at once: the values, their gradients, a framework-side copy while
 # loading, plus one per optimizer slot.
 PARAMETER_COPIES = 3
-OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2}
+OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 3, "adagrad": 1}
 
 
 def parameter_bytes(spec: NetworkSpec, dtype: np.dtype) -> int:

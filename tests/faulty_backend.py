@@ -16,7 +16,7 @@ from backends.numpy.model import Model as NumpyModel
 class Model(NumpyModel):
     backend = "faulty"
 
-    def _train_step(self, X, y):
+    def _train_step(self, X, y, masks):
         fault = os.environ.get("BACKPROP_FAULT", "raise")
         if fault == "raise":
             raise RuntimeError("faulty backend: deliberate failure")
@@ -24,4 +24,4 @@ class Model(NumpyModel):
             os.abort()
         if fault == "hang":
             time.sleep(3600)
-        return super()._train_step(X, y)
+        return super()._train_step(X, y, masks)

@@ -59,7 +59,8 @@ def _max_pools_clear(model, X, pools: list[int], margin: float) -> bool:
 
 @st.composite
 def cnn_specs(draw, max_conv: int = 3, losses=("cross_entropy", "mse", "binary_cross_entropy"),
-              activations=("relu", "tanh", "sigmoid", "linear", "leaky_relu", "prelu")) -> dict:
+              activations=("relu", "tanh", "sigmoid", "linear", "leaky_relu", "prelu"),
+              pools=("max_pool2d", "avg_pool2d")) -> dict:
     """Random valid CNN specs: an (H, W, C) input with odd and even, non-square sides; 1 to ``max_conv`` conv2d
     layers (kernels 1-5, non-square too, strides 1-3, both paddings), each maybe followed by a max or average
     pooling (windows 1-3, strides 1-3, both paddings); then flatten and a dense output for the loss."""
@@ -72,7 +73,7 @@ def cnn_specs(draw, max_conv: int = 3, losses=("cross_entropy", "mse", "binary_c
         sides = [conv_output_size(n, k, s, padding) for n, k, s in zip(sides, kernel, strides)]
         if draw(st.booleans()):
             pool, strides, padding = _window(draw, sides, 3)
-            layers.append({"type": draw(st.sampled_from(["max_pool2d", "avg_pool2d"])), "pool_size": pool,
+            layers.append({"type": draw(st.sampled_from(pools)), "pool_size": pool,
                            "strides": strides, "padding": padding})
             sides = [conv_output_size(n, k, s, padding) for n, k, s in zip(sides, pool, strides)]
     loss = draw(st.sampled_from(losses))

@@ -110,11 +110,11 @@ class Model(BaseModel):
             self._opt_state = jax.tree_util.tree_map(lambda leaf: jnp.array(leaf, dtype=leaf.dtype),
                                                      snapshot["opt_state"])
 
-    def _loss_and_grads(self, X: jax.Array, y: jax.Array) -> tuple[float, Params]:
+    def _loss_and_grads(self, X: jax.Array, y: jax.Array, masks) -> tuple[float, Params]:
         with self._precision():
             return jax.device_get(self._value_and_grad(self._params, X, y))
 
-    def _train_step(self, X: jax.Array, y: jax.Array) -> jax.Array:
+    def _train_step(self, X: jax.Array, y: jax.Array, masks) -> jax.Array:
         with self._precision():
             self._params, self._opt_state, loss = self._train_step_fn(self._params, self._opt_state, X, y)
         return loss

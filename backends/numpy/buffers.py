@@ -44,9 +44,11 @@ class LayerViews:
 
 
 class ParameterBuffers:
-    """``flat_values``/``flat_grads`` and, per layer, :class:`LayerViews` of each (``values[l]``, ``grads[l]``)."""
+    """``flat_values``/``flat_grads`` of the trainable parameters and, per layer, :class:`LayerViews` of each
+    (``values[l]``, ``grads[l]``); ``flat_state`` holds the parameters that are not trained (batch_norm's running
+    statistics), with per-layer views ``state[l]``, so no optimizer (nor weight decay) ever touches them."""
 
-    def __init__(self, shapes: list[Shapes], dtype: np.dtype):
+    def __init__(self, shapes: list[Shapes], state_shapes: list[Shapes], dtype: np.dtype):
         size = sum(math.prod(shape) for layer in shapes for shape in layer.values())
         self.flat_values, self.flat_grads = np.zeros(size, dtype=dtype), np.zeros(size, dtype=dtype)
         self.values, self.grads, offset = [], [], 0
@@ -54,3 +56,13 @@ class ParameterBuffers:
             self.values.append(LayerViews(self.flat_values, offset, layer))
             self.grads.append(LayerViews(self.flat_grads, offset, layer))
             offset += self.values[-1].segment.size
+        self.flat_state = np.zeros(sum(math.prod(shape) for layer in state_shapes for shape in layer.values()),
+                                   dtype=dtype)
+        self.state, offset = [], 0
+        for layer in state_shapes:
+            self.state.append(LayerViews(self.flat_state, offset, layer).arrays)
+            offset += sum(math.prod(shape) for shape in layer.values())
+
+    def arrays(self, index: int) -> dict[str, np.ndarray]:
+        """Every parameter of layer ``index`` by name, trained or not (views)."""
+        return {**self.values[index].arrays, **self.state[index]}

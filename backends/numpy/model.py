@@ -38,38 +38,54 @@ class Model(BaseModel):
     backend = "numpy"
 
     def _setup(self, params: Params) -> None:
-        self.buffers = ParameterBuffers(self.spec.param_shapes(), self.dtype)
+        trainable = self.spec.trainable_shapes()
+        state = [{name: shape for name, shape in shapes.items() if name not in trained}
+                 for shapes, trained in zip(self.spec.param_shapes(), trainable)]
+        self.buffers = ParameterBuffers(trainable, state, self.dtype)
         self._write_params(params)
         self.optimizer = make_optimizer(self.buffers.flat_values, self.spec.optimizer)
         sgd = isinstance(self.optimizer, SGD)
         self.fused_sgd = [sgd and layer.type == "dense" and shapes["W"][0] * shapes["W"][1] >= FUSED_SGD_MIN_WEIGHTS
-                          for layer, shapes in zip(self.spec.layers, self.spec.param_shapes())]
+                          for layer, shapes in zip(self.spec.layers, trainable)]
         self.any_fused_sgd = any(self.fused_sgd)
         self.blas = Blas.choose(self.any_fused_sgd)
         row_sum = RowSum(self.blas.gemm, self.spec.output_dim, self.dtype)
-        self.layers = make_layers(self.spec, self.buffers, self.blas, row_sum, self.dtype, self.fused_sgd)
+        native_masks = np.random.default_rng((self.seed, 1)) if self.spec.dropout_rng == "native" else None
+        self.layers = make_layers(self.spec, self.buffers, self.blas, row_sum, self.dtype, self.fused_sgd,
+                                  native_masks)
+        self.dropouts = [self.layers[i] for i in self.spec.dropout_layers]
         self.loss = make_loss(self.spec.loss, row_sum, self.blas.dot)
         self.needs_input_grad = [any(layer.values is not None for layer in self.layers[:index])
                                  for index in range(len(self.layers))]
         self.workspaces: dict[int, list] = {}
 
     def _read_params(self) -> Params:
-        return [views.arrays for views in self.buffers.values]
+        return [self.buffers.arrays(index) for index in range(len(self.spec.layers))]
 
     def _write_params(self, params: Params) -> None:
-        for views, new in zip(self.buffers.values, params):
+        for index, new in enumerate(params):
+            live = self.buffers.arrays(index)
             for key, value in new.items():
-                views.arrays[key][...] = value
+                live[key][...] = value
 
     def to_native(self, array: np.ndarray) -> np.ndarray:
         return array
 
     def _snapshot(self) -> dict:
-        return {"values": self.buffers.flat_values.copy(), "optimizer": self.optimizer.state()}
+        return {"values": self.buffers.flat_values.copy(), "state": self.buffers.flat_state.copy(),
+                "optimizer": self.optimizer.state(), "masks": self._dropout_rng_state()}
 
     def _restore(self, snapshot: dict) -> None:
         self.buffers.flat_values[...] = snapshot["values"]
+        self.buffers.flat_state[...] = snapshot["state"]
         self.optimizer.load_state(snapshot["optimizer"])
+        if snapshot["masks"] is not None:
+            self.layers[self.spec.dropout_layers[0]].rng.bit_generator.state = snapshot["masks"]
+
+    def _dropout_rng_state(self) -> dict | None:
+        """The state of this backend's own mask generator (``dropout_rng: "native"``), shared by its dropouts."""
+        layers = [self.layers[i] for i in self.spec.dropout_layers]
+        return layers[0].rng.bit_generator.state if layers and layers[0].rng is not None else None
 
     def _new_workspaces(self, n: int, training: bool) -> list:
         """Every layer's buffers for batch size ``n``; each layer gets the previous one's gradient buffer."""
@@ -102,8 +118,11 @@ class Model(BaseModel):
         return self.loss.value_and_grad(getattr(ws, "z", output), output, y, grad,
                                         np.empty_like(output) if scratch is None else scratch)
 
-    def _backward(self, X: np.ndarray, y: np.ndarray, spaces: list, fuse: bool) -> float:
-        """Forward, loss, then every layer's backward from the output down; returns the loss."""
+    def _backward(self, X: np.ndarray, y: np.ndarray, spaces: list, fuse: bool, masks) -> float:
+        """Forward (the suite's dropout ``masks`` in their layers), loss, then every layer's backward from the
+        output down; returns the loss."""
+        for index, mask in zip(self.spec.dropout_layers, masks or ()):
+            spaces[index].mask = mask
         loss = self._loss_value(self._forward(X, spaces), y, spaces[-1])
         for index in range(len(self.layers) - 1, -1, -1):
             dx = spaces[index - 1].grad_out if self.needs_input_grad[index] else None
@@ -118,29 +137,34 @@ class Model(BaseModel):
         return all(_all_finite(part, self.blas.dot) for layer, ws in zip(self.layers, spaces)
                    for part in layer.update_inputs(ws, fuse) if part.size)
 
-    def _loss_and_grads(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
-        loss = self._backward(X, y, self._workspace(X.shape[0]), fuse=False)
+    def _loss_and_grads(self, X: np.ndarray, y: np.ndarray, masks) -> tuple[float, Params]:
+        loss = self._backward(X, y, self._workspace(X.shape[0]), False, masks)
         return loss, [{key: value.copy() for key, value in views.arrays.items()} for views in self.buffers.grads]
 
-    def _train_step(self, X: np.ndarray, y: np.ndarray) -> float:
+    def _train_step(self, X: np.ndarray, y: np.ndarray, masks) -> float:
         spaces, fuse = self._workspace(X.shape[0]), self.any_fused_sgd
-        loss = self._backward(X, y, spaces, fuse)
+        loss = self._backward(X, y, spaces, fuse, masks)
         if not (math.isfinite(loss) and self._gradients_finite(spaces, fuse)):
             return loss if not math.isfinite(loss) else math.nan
         if fuse:
             self._fused_sgd_update(spaces)
         else:
             self.optimizer.step(self.buffers.flat_grads)
+        for layer, ws in zip(self.layers, spaces):
+            if hasattr(layer, "commit"):
+                layer.commit(ws)
         return loss
 
     def _fused_sgd_update(self, spaces: list) -> None:
         """The sgd step of a model with fused layers: each fused layer updates itself inside its GEMM, every other
         layer's segment takes p ← p − lr·g."""
+        self.optimizer.begin()
         for layer, ws, values, grads in zip(self.layers, spaces, self.buffers.values, self.buffers.grads):
             if getattr(layer, "fused_sgd", False):
                 layer.fused_sgd_update(ws, self.optimizer)
             elif values.segment.size:
-                self.optimizer.step_segment(values.segment, grads.segment)
+                self.optimizer.segment(values.segment, grads.segment)
+        self.optimizer.t += 1
 
     def _inference(self, X: np.ndarray) -> tuple[np.ndarray, list]:
         """A forward pass over ``X`` in workspaces that live only for this call."""

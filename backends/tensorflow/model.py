@@ -119,13 +119,13 @@ class Model(BaseModel):
         for variable, value in zip(self._state_variables(), snapshot["variables"]):
             variable.assign(value)
 
-    def _loss_and_grads(self, X: tf.Tensor, y: tf.Tensor) -> tuple[float, Params]:
+    def _loss_and_grads(self, X: tf.Tensor, y: tf.Tensor, masks) -> tuple[float, Params]:
         loss, grads = self._value_and_grads_fn(X, y)
         flat = iter(grads)
         return float(loss), [{key: next(flat).numpy().reshape(shapes[key]) for key in layer}
                              for layer, shapes in zip(self._layer_variables, self.spec.param_shapes())]
 
-    def _train_step(self, X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    def _train_step(self, X: tf.Tensor, y: tf.Tensor, masks) -> tf.Tensor:
         return self._train_step_fn(X, y)
 
     def _predict(self, X: tf.Tensor) -> np.ndarray:

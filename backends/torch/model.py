@@ -112,14 +112,14 @@ class Model(BaseModel):
             self._write_params(snapshot["params"])
             self.optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
 
-    def _loss_and_grads(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Params]:
+    def _loss_and_grads(self, X: torch.Tensor, y: torch.Tensor, masks) -> tuple[torch.Tensor, Params]:
         with torch.inference_mode(False), torch.enable_grad():
             loss = self.objective(X, y)
             grads = iter(torch.autograd.grad(loss, self.flat_params))
         return loss.detach(), [{key: self._suite_layout(index, key, next(grads)) for key in layer}
                                for index, layer in enumerate(self.layer_params)]
 
-    def _train_step(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _train_step(self, X: torch.Tensor, y: torch.Tensor, masks) -> torch.Tensor:
         with torch.inference_mode(False):
             self.optimizer.zero_grad(set_to_none=True)
             with torch.enable_grad():

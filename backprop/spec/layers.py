@@ -8,11 +8,18 @@ Shapes are per sample: a vector ``(d,)`` or an image ``(H, W, C)``, channels las
 | conv2d | filters, kernel_size, strides (1), padding (valid), activation (linear) | (H, W, C) → (H', W', filters) | W (kh, kw, C, filters), b (filters,)[, alpha (filters,)] |
 | max_pool2d, avg_pool2d | pool_size, strides (pool_size), padding (valid) | (H, W, C) → (H', W', C) | none |
 | flatten | | (H, W, C) → (H·W·C,), in (h, w, c) order | none |
+| dropout | rate | unchanged | none |
+| batch_norm | momentum (0.1), eps (1e-5) | unchanged | gamma, beta, running_mean, running_var, each (C,) |
 
 ``kernel_size``, ``strides`` and ``pool_size`` take an int or a pair (rows, columns). Output sizes per side, for a
 window k and stride s: "valid" gives ⌊(n − k)/s⌋ + 1, "same" gives ⌈n/s⌉ (TensorFlow's rule, with the padding of
 :func:`same_padding`). leaky_relu takes ``negative_slope`` (0.01) and prelu ``alpha_init`` (0.25): one learnable
 slope per unit of a dense layer, per filter of a conv2d layer.
+
+dropout and batch_norm behave differently in training (DESIGN.md section 7): dropout keeps each element with
+probability 1 − rate and scales it by 1/(1 − rate); batch_norm normalizes each feature (a vector's units, an
+image's channels over N, H and W) with the batch's statistics and moves its running statistics, which are
+parameters (``get_params``) but not trainable (no gradient; :attr:`Layer.STATE` names them).
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ class Layer:
 
     type: ClassVar[str]
     ALLOWED: ClassVar[tuple[str, ...]] = ()
+    STATE: ClassVar[tuple[str, ...]] = ()
 
     def validated(self, where: str) -> "Layer":
         """A canonical copy (ints as ints, pairs as tuples), or a :class:`SpecError` naming the field."""
@@ -241,6 +249,57 @@ class FlattenLayer(Layer):
         return (math.prod(shape),)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DropoutLayer(Layer):
+    """Inverted dropout: in training, out = x ⊙ m / (1 − rate) with m_i ~ Bernoulli(1 − rate); out = x otherwise."""
+
+    type: ClassVar[str] = "dropout"
+    ALLOWED: ClassVar[tuple[str, ...]] = ("rate",)
+    rate: float
+
+    def validated(self, where: str) -> "DropoutLayer":
+        return replace(self, rate=check_number(f"{where}.rate", self.rate, low=0.0, high=1.0))
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "rate": self.rate}
+
+    def output_shape(self, shape: Shape, where: str) -> Shape:
+        return shape
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchNormLayer(Layer):
+    """y = γ·(x − μ)/√(σ² + eps) + β per feature: a vector's units, or an image's channels over (N, H, W).
+
+    Training uses the batch's mean μ and biased variance σ² and moves running ← (1 − momentum)·running +
+    momentum·batch, the running variance from the unbiased (N − 1) batch variance (torch's conventions);
+    inference uses the running statistics.
+    """
+
+    type: ClassVar[str] = "batch_norm"
+    ALLOWED: ClassVar[tuple[str, ...]] = ("momentum", "eps")
+    STATE: ClassVar[tuple[str, ...]] = ("running_mean", "running_var")
+    momentum: float = 0.1
+    eps: float = 1e-5
+
+    def validated(self, where: str) -> "BatchNormLayer":
+        return replace(self, momentum=check_number(f"{where}.momentum", self.momentum, low=0.0, high=1.0,
+                                                   high_open=False),
+                       eps=check_number(f"{where}.eps", self.eps, low=0.0, low_open=True, high=None))
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "momentum": self.momentum, "eps": self.eps}
+
+    def output_shape(self, shape: Shape, where: str) -> Shape:
+        if len(shape) not in (1, 3):
+            raise SpecError(f"{where}: batch_norm takes a vector or an (H, W, C) image, got shape {shape}")
+        return shape
+
+    def param_shapes(self, shape: Shape) -> dict[str, Shape]:
+        features = (shape[-1],)
+        return {"gamma": features, "beta": features, "running_mean": features, "running_var": features}
+
+
 def window_output(layer: Layer, field_name: str, window: tuple[int, int], shape: Shape, where: str
                   ) -> tuple[int, int]:
     """Output rows and columns of a windowed layer on an (H, W, C) input, or a :class:`SpecError` when the input
@@ -258,7 +317,8 @@ def window_output(layer: Layer, field_name: str, window: tuple[int, int], shape:
 
 
 LAYER_TYPES: dict[str, type[Layer]] = {cls.type: cls for cls in (DenseLayer, Conv2DLayer, MaxPool2DLayer,
-                                                                   AvgPool2DLayer, FlattenLayer)}
+                                                                   AvgPool2DLayer, FlattenLayer, DropoutLayer,
+                                                                   BatchNormLayer)}
 
 
 def layer_from_dict(data: Any, where: str) -> Layer:

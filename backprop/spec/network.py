@@ -22,6 +22,8 @@ from .values import canonical_dtype, check_choice, check_keys, check_number, sho
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 INITIALIZERS = ("glorot_uniform", "he_normal", "uniform")
+# Who draws the dropout masks in training: the suite (seeded, identical on every backend) or each framework.
+DROPOUT_RNGS = ("suite", "native")
 
 # The output activation each loss is defined with (DESIGN.md section 2).
 LOSS_OUTPUT = {"cross_entropy": ("softmax",), "binary_cross_entropy": ("sigmoid",)}
@@ -32,7 +34,9 @@ class NetworkSpec:
     """A feedforward network: ``input_shape`` per sample, ``layers``, a ``loss``, an ``optimizer``.
 
     ``init`` names the suite-owned initializer (:mod:`backprop.init`); ``dtype`` is the default model dtype.
-    ``shapes`` holds each layer's output shape, inferred at construction.
+    ``dropout_rng`` says who draws dropout masks in training: "suite" (the default: one mask per dropout layer per
+    step from the model's seeded generator, identical on every backend) or "native" (each framework's own
+    generator, for timing). ``shapes`` holds each layer's output shape, inferred at construction.
     """
 
     input_shape: tuple[int, ...]
@@ -41,6 +45,7 @@ class NetworkSpec:
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     init: str = "glorot_uniform"
     dtype: str = "float32"
+    dropout_rng: str = "suite"
     shapes: tuple[Shape, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -51,10 +56,11 @@ class NetworkSpec:
         object.__setattr__(self, "layers", layers)
         check_choice("loss", self.loss, LOSSES)
         check_choice("init", self.init, INITIALIZERS)
+        check_choice("dropout_rng", self.dropout_rng, DROPOUT_RNGS)
         object.__setattr__(self, "dtype", canonical_dtype(self.dtype))
         optimizer = self.optimizer
         if isinstance(optimizer, OptimizerSpec):
-            optimizer = {**optimizer.to_dict(), "native": optimizer.native}
+            optimizer = {**optimizer.to_dict(), "native": optimizer.native, "schedule": optimizer.schedule}
         if not isinstance(optimizer, (Mapping, str)):
             raise SpecError(f"optimizer: expected an optimizer dict or name, got {shown(optimizer)}")
         object.__setattr__(self, "optimizer", OptimizerSpec.from_dict(optimizer))
@@ -120,8 +126,19 @@ class NetworkSpec:
         """Shapes of the parameter list, one dict per layer (empty for layers without parameters)."""
         return [layer.param_shapes(shape) for layer, shape in zip(self.layers, self.input_shapes)]
 
+    def trainable_shapes(self) -> list[dict[str, Shape]]:
+        """The parameters that have gradients and that the optimizer updates: all but the layers' :attr:`STATE`
+        (batch_norm's running statistics). Gradients are shaped like this."""
+        return [{name: shape for name, shape in shapes.items() if name not in layer.STATE}
+                for layer, shapes in zip(self.layers, self.param_shapes())]
+
+    @property
+    def dropout_layers(self) -> list[int]:
+        """Indices of the dropout layers (each gets one mask per training step)."""
+        return [i for i, layer in enumerate(self.layers) if layer.type == "dropout"]
+
     def param_count(self) -> int:
-        """Number of parameters (every W, b and prelu alpha)."""
+        """Number of parameters (every W, b, prelu alpha, batch_norm gamma, beta and running statistic)."""
         return sum(math.prod(shape) for layer in self.param_shapes() for shape in layer.values())
 
     def activation_count(self) -> int:
@@ -163,13 +180,16 @@ class NetworkSpec:
     def to_dict(self) -> dict:
         size = {"input_dim": self.input_shape[0]} if len(self.input_shape) == 1 else \
             {"input_shape": list(self.input_shape)}
-        return {**size, "layers": [layer.to_dict() for layer in self.layers], "loss": self.loss,
-                "optimizer": self.optimizer.to_dict(), "init": self.init, "dtype": self.dtype}
+        out = {**size, "layers": [layer.to_dict() for layer in self.layers], "loss": self.loss,
+               "optimizer": self.optimizer.to_dict(), "init": self.init, "dtype": self.dtype}
+        if self.dropout_rng != "suite":
+            out["dropout_rng"] = self.dropout_rng
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "NetworkSpec":
-        check_keys("spec", data, ("input_dim", "input_shape", "layers", "loss", "optimizer", "init", "dtype"),
-                   required=("layers",))
+        check_keys("spec", data, ("input_dim", "input_shape", "layers", "loss", "optimizer", "init", "dtype",
+                                  "dropout_rng"), required=("layers",))
         if ("input_dim" in data) == ("input_shape" in data):
             raise SpecError("spec: expected exactly one of input_dim (vectors) and input_shape ([H, W, C] images); "
                             f"got {'both' if 'input_dim' in data else 'neither'}")

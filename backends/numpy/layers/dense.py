@@ -80,7 +80,9 @@ class Dense:
         return [self.grads.segment]
 
     def fused_sgd_update(self, ws, optimizer) -> None:
-        """[W; b] ← [W; b] − lr·[a, 1]ᵀ dL/dz in one GEMM, and the rest of the segment (a prelu alpha) with its
-        stored gradient."""
-        scipy_gemm(ws.inputs_transposed, ws.grad_out, self.values.augmented, alpha=-optimizer.lr, beta=1.0)
-        optimizer.step_segment(self.values.rest, self.grads.rest)
+        """[W; b] ← (1 − lr·wd)·[W; b] − lr·[a, 1]ᵀ dL/dz in one GEMM (with the step's scheduled lr and the
+        coupled weight decay wd), and the rest of the segment (a prelu alpha) with its stored gradient."""
+        lr = optimizer.lr
+        scipy_gemm(ws.inputs_transposed, ws.grad_out, self.values.augmented, alpha=-lr,
+                   beta=1.0 - lr * optimizer.config.weight_decay)
+        optimizer.segment(self.values.rest, self.grads.rest)
