@@ -33,7 +33,7 @@ class BackendInfo:
 
 BACKENDS: dict[str, BackendInfo] = {
     info.name: info for info in (
-        BackendInfo("numpy", "backends.numpy", (), "", ("eager",)),
+        BackendInfo("numpy", "backends.numpy", (), "", ("eager", "reference")),
         BackendInfo("torch", "backends.torch", ("torch",), "torch", ("eager", "compile")),
         BackendInfo("tensorflow", "backends.tensorflow", ("tensorflow", "keras"), "tensorflow",
                     ("function", "eager", "xla")),
@@ -79,26 +79,34 @@ def _install_hint(info: BackendInfo) -> str:
             else f'pip install "backprop[{info.extra}]"')
 
 
-def load_backend(name: str) -> type[Model]:
-    """Import ``backends/<name>`` and return its ``Model`` class."""
+def load_backend(name: str, mode: str | None = None) -> type[Model]:
+    """Import ``backends/<name>`` and return its ``Model`` class for ``mode`` (a backend whose modes are different
+    classes lists them in ``MODELS``)."""
     info = backend_info(name)
     missing = [package for package in info.requires if importlib.util.find_spec(package) is None]
     if missing:
         raise BackendError(f"backend: {name!r} needs {', '.join(missing)}, which is not installed; "
                            f"install the {info.extra!r} extra: {_install_hint(info)}")
-    return importlib.import_module(info.module).Model
+    module = importlib.import_module(info.module)
+    return getattr(module, "MODELS", {}).get(mode, module.Model)
 
 
 def build(spec: NetworkSpec | Mapping | str | Path, backend: str = "numpy", dtype: str | None = None, seed: int = 0,
           mode: str | None = None) -> Model:
     """Build ``spec`` on ``backend`` with the suite's seeded initial weights.
 
-    ``dtype`` defaults to the spec's own and may be any name or NumPy dtype of float32/float64 (``np.float32``,
-    ``"f4"``, ``"double"``); ``mode`` defaults to the backend's first mode (see :data:`BACKENDS`). Everything is
+    ``backend`` may carry its mode as a label, ``"numpy:reference"``. ``dtype`` defaults to the spec's own and may be
+    any name or NumPy dtype of float32/float64 (``np.float32``, ``"f4"``, ``"double"``); ``mode`` defaults to the
+    backend's first mode (see :data:`BACKENDS`). Everything is
     checked before the framework is imported: the spec, its values in this dtype, and that its parameters fit in
     the memory available.
     """
     spec = as_spec(spec)
+    if isinstance(backend, str) and ":" in backend:
+        backend, label_mode = backend.split(":", 1)
+        if mode is not None and mode != label_mode:
+            raise BackendError(f"mode: the label gives mode {label_mode!r} and mode= gives {mode!r}")
+        mode = label_mode
     info = backend_info(backend)
     dtype = spec.dtype if dtype is None else canonical_dtype(dtype)
     mode = info.modes[0] if mode is None else mode
@@ -108,4 +116,4 @@ def build(spec: NetworkSpec | Mapping | str | Path, backend: str = "numpy", dtyp
     check_representable(spec, dtype)
     check_memory("layers", parameter_bytes(spec, dtype), f"a network of {spec.param_count():,} parameters "
                  f"(values, gradients and optimizer state in {dtype})", "make the layers smaller")
-    return load_backend(backend)(spec, dtype, seed, mode)
+    return load_backend(backend, mode)(spec, dtype, seed, mode)

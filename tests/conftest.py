@@ -14,18 +14,25 @@ import pytest
 from backprop.registry import BACKENDS, is_installed
 
 ALL_BACKENDS = ("numpy", "torch", "tensorflow", "jax")
-ADAPTERS = ALL_BACKENDS[1:]
+# Everything the agreement tests hold to the fast NumPy backend: the three adapters and NumPy's textbook mode.
+ADAPTERS = (*ALL_BACKENDS[1:], "numpy:reference")
+
+
+def modes_of(label: str) -> tuple[str, ...]:
+    """Every execution mode of a backend, or the one a "backend:mode" label names."""
+    name, _, mode = label.partition(":")
+    return (mode,) if mode else BACKENDS[name].modes
 
 
 @pytest.fixture(params=ALL_BACKENDS)
 def backend(request) -> str:
-    name = request.param
+    name = request.param.split(":")[0]
     if not is_installed(name):
         message = f"{name} is not installed: pip install -c constraints.txt -e '.[{BACKENDS[name].extra}]'"
         if os.environ.get("CI"):
             pytest.fail(f"{message} (CI installs all four frameworks, so nothing may skip)")
         pytest.skip(message)
-    return name
+    return request.param
 
 
 @pytest.fixture

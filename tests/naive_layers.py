@@ -63,7 +63,8 @@ ACTIVATIONS = {"linear": lambda z, layer, p: z, "relu": lambda z, layer, p: np.m
 
 
 def forward(spec, params, X) -> list[np.ndarray]:
-    """Every layer's output for the batch X, in float64, layer by layer from the definitions."""
+    """Every layer's output for the batch X in inference mode (dropout the identity, batch_norm with its running
+    statistics), in float64, layer by layer from the definitions."""
     outputs, a = [], np.asarray(X, dtype=np.float64)
     for layer, p in zip(spec.layers, params):
         if layer.type == "dense":
@@ -72,6 +73,10 @@ def forward(spec, params, X) -> list[np.ndarray]:
             a = ACTIVATIONS[layer.activation](conv2d(a, p["W"], p["b"], layer.strides, layer.padding), layer, p)
         elif layer.type == "flatten":
             a = a.reshape(a.shape[0], -1)
+        elif layer.type == "dropout":
+            pass
+        elif layer.type == "batch_norm":
+            a = (a - p["running_mean"]) / np.sqrt(p["running_var"] + layer.eps) * p["gamma"] + p["beta"]
         else:
             a = pool2d(a, layer.type[:3], layer.pool_size, layer.strides, layer.padding)
         outputs.append(a)

@@ -12,11 +12,10 @@ import backprop
 from backprop.agreement import (HIDDEN_ACTIVATIONS, OUTPUT_LOSSES, batch_schedule, gradient_agreement,
                                 run_trajectory, trajectory_agreement)
 from backprop.datasets import random_batch
-from backprop.registry import BACKENDS
 from backprop.spec import as_spec, mlp_spec
 from backprop.tolerances import TOLERANCES, compare
 
-from .conftest import ADAPTERS
+from .conftest import ADAPTERS, modes_of
 from .helpers import kink_free_batch
 
 adapters = pytest.mark.parametrize("backend", ADAPTERS, indirect=True)
@@ -117,8 +116,8 @@ def test_every_mode_follows_the_numpy_trajectory(backend, rng):
     schedule = batch_schedule(len(X), 16, 30, seed=0)
     reference_losses, reference = run_trajectory(spec, "numpy", X, y, schedule, "float32", 0)
     tolerance = TOLERANCES[("trajectory", "float32")]
-    for mode in BACKENDS[backend].modes:
-        losses, params = run_trajectory(spec, backend, X, y, schedule, "float32", 0, mode)
+    for mode in modes_of(backend):
+        losses, params = run_trajectory(spec, backend.split(":")[0], X, y, schedule, "float32", 0, mode)
         assert compare(losses, reference_losses, tolerance).passed, mode
         for got, expected in zip(params, reference):
             for key in expected:

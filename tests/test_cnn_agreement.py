@@ -15,10 +15,9 @@ import backprop
 from backends.numpy.layers import conv as numpy_conv
 from backprop.agreement import CNNS, gradient_agreement, trajectory_agreement
 from backprop.datasets import random_batch
-from backprop.registry import BACKENDS
 from backprop.tolerances import TOLERANCES, compare
 
-from .conftest import ADAPTERS
+from .conftest import ADAPTERS, modes_of
 from .helpers import cnn_specs, kink_free_batch
 from .test_agreement import OPTIMIZERS, assert_agree
 
@@ -99,8 +98,8 @@ def test_every_mode_follows_the_numpy_cnn_trajectory(backend):
     tolerance = TOLERANCES[("trajectory", "float32")]
     reference = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
     expected = [reference.train_step(X[i:i + 8], y[i:i + 8]) for i in (0, 8, 16) * 10]
-    for mode in BACKENDS[backend].modes:
-        model = backprop.build(spec, backend=backend, dtype="float32", seed=0, mode=mode)
+    for mode in modes_of(backend):
+        model = backprop.build(spec, backend=backend.split(":")[0], dtype="float32", seed=0, mode=mode)
         losses = [model.train_step(X[i:i + 8], y[i:i + 8]) for i in (0, 8, 16) * 10]
         assert compare(losses, expected, tolerance).passed, mode
         for got, want in zip(model.get_params(), reference.get_params()):

@@ -56,6 +56,17 @@ def test_fused_sgd_layers_agree(hidden, dtype, backend):
 
 
 @adapters
+def test_fused_sgd_with_weight_decay_and_a_schedule_agrees(backend):
+    """The fused GEMM takes the coupled decay as its beta = 1 − lr_t·wd, with the step's scheduled lr_t."""
+    spec = {**mlp_spec([300, 256, 3], "prelu", "softmax", "cross_entropy"),
+            "optimizer": {"name": "sgd", "lr": 0.1, "weight_decay": 0.05,
+                          "schedule": {"name": "cosine", "decay_steps": 12, "alpha": 0.2}}}
+    assert backprop.build(spec, backend="numpy").fused_sgd == [True, False]
+    X, y = random_batch(spec, 48, np.random.default_rng(1))
+    assert_agree(trajectory_agreement(spec, X, y, steps=20, batch_size=16, dtype="float64", backends=[backend]))
+
+
+@adapters
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_cross_entropy_far_from_the_target_uses_the_max_shift_and_agrees(dtype, backend, spy):
     """A logit more than SHIFT_LIMIT above its row's target switches cross-entropy to the max-shifted form, and a

@@ -15,7 +15,7 @@ from backprop.gradcheck import finite_difference_check
 from backprop.spec import mlp_spec
 from backprop.tolerances import TOLERANCES, compare
 
-from .conftest import ADAPTERS
+from .conftest import ADAPTERS, modes_of
 from .helpers import cnn_specs, kink_free_batch
 from .test_agreement import assert_agree
 
@@ -145,11 +145,19 @@ def test_training_layer_gradients_agree(spec, dtype, backend):
     assert_agree(gradient_agreement(spec, X, y, dtype=dtype, seed=2, backends=[backend]))
 
 
+TRAJECTORY_CASES = [pytest.param(DENSE_TRAINING, "float64", id="dense-float64"),
+                    pytest.param(TRAINING_LAYERS, "float64", id="conv-float64"),
+                    pytest.param(DENSE_TRAINING, "float32", id="dense-float32", marks=pytest.mark.slow),
+                    pytest.param(SMOOTH_TRAINING_LAYERS, "float32", id="smooth-conv-float32", marks=pytest.mark.slow)]
+
+
 @adapters
-@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("spec", [DENSE_TRAINING, TRAINING_LAYERS], ids=["dense", "conv"])
+@pytest.mark.parametrize("spec, dtype", TRAJECTORY_CASES)
 def test_training_layer_trajectories_agree_with_running_statistics(spec, dtype, backend):
-    """100 steps, then every parameter agrees, running statistics included."""
+    """100 steps, then every parameter agrees, running statistics included. In float32 the conv network is the
+    smooth one (DESIGN.md section 4): through relu and max pooling after batch_norm, a float32 trajectory crosses
+    kinks and ties that flip with rounding, and every implementation, NumPy's two modes included, ends 3e-3 from
+    the float64 trajectory after 100 steps."""
     spec = {**spec, "optimizer": {"name": "momentum", "lr": 0.02}}
     X, y = random_batch(spec, 32, np.random.default_rng(3))
     table = trajectory_agreement(spec, X, y, steps=100, batch_size=8, dtype=dtype, seed=3, backends=[backend])
@@ -198,16 +206,14 @@ def test_a_model_trained_on_numpy_predicts_the_same_everywhere_after_set_params(
 def test_every_mode_follows_the_numpy_trajectory_with_training_layers(backend):
     """Every execution mode of the adapter (torch eager and compile; TF function, eager and xla; JAX jit), with
     dropout, batch_norm and a scheduled AdamW."""
-    from backprop.registry import BACKENDS
-
     spec = {**TRAINING_LAYERS, "optimizer": OPTIMIZER_CASES["adamw-cosine"]}
     X, y = random_batch(spec, 24, np.random.default_rng(6))
     tolerance = TOLERANCES[("trajectory", "float32")]
     reference = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
     batches = [(X[i:i + 8], y[i:i + 8]) for i in (0, 8, 16) * 8]
     expected = [reference.train_step(*batch) for batch in batches]
-    for mode in BACKENDS[backend].modes:
-        model = backprop.build(spec, backend=backend, dtype="float32", seed=0, mode=mode)
+    for mode in modes_of(backend):
+        model = backprop.build(spec, backend=backend.split(":")[0], dtype="float32", seed=0, mode=mode)
         assert compare([model.train_step(*batch) for batch in batches], expected, tolerance).passed, mode
         for got, want in zip(model.get_params(), reference.get_params()):
             for key in want:

@@ -71,14 +71,13 @@ class SGD(Optimizer):
     """p ← p − lr·g"""
 
     def update(self, grads: np.ndarray) -> None:
-        self.segment(self.params, grads)
+        grads *= self.lr_now
+        self.params -= grads
 
     def segment(self, params: np.ndarray, grads: np.ndarray) -> None:
         """p ← p − lr_t·(g + wd·p) on one segment of the parameters, within a step begun with :meth:`begin`
         (a model with fused-sgd layers updates segment by segment)."""
-        if self.decay is not None:
-            np.multiply(params, self.decay, out=self.scratch[:params.size].reshape(params.shape))
-            grads += self.scratch[:params.size].reshape(params.shape)
+        self.decayed(params, grads, self.scratch[:params.size].reshape(params.shape))
         grads *= self.lr_now
         params -= grads
 
