@@ -4,7 +4,9 @@
     python -m backprop train --preset digits --backend jax [--dtype float32] [--mode jit]
     python -m backprop check --preset xor-bce                      # finite differences (NumPy, float64)
     python -m backprop check --preset digits --backends all --dtype float64   # cross-backend agreement
+    python -m backprop explain --preset xor-bce [--spec net.json] [--steps 1] [--compare all] [--format markdown]
     python -m backprop report --out reports                         # reports/gradient_agreement.md
+    python -m backprop report --gradient-flow                       # reports/gradient_flow.md, .png
 
 Framework log lines (TensorFlow's C++ notices, XLA's, Python-side warnings) are hidden unless ``--verbose``.
 """
@@ -73,8 +75,46 @@ def _check(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def _explain(args: argparse.Namespace) -> None:
+    from .explain import compare_all, render, trace
+    from .registry import available_backends
+
+    spec, X, y = _explained_network(args)
+    traces = trace(spec, X, y, steps=args.steps, backend=args.backend, dtype=args.dtype, seed=args.seed)
+    text = render(traces, markdown=args.format == "markdown")
+    if args.compare == "all":
+        import pandas as pd
+
+        rows = pd.DataFrame(compare_all(spec, X, y, available_backends(), seed=args.seed, dtype=args.dtype))
+        text += ("\n## Autograd beside the hand-computed gradients\n\n" if args.format == "markdown"
+                 else "\n--- autograd beside the hand-computed gradients ---\n") + rows.to_markdown(index=False)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text if args.format == "markdown" else text)
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+
+
+def _explained_network(args: argparse.Namespace):
+    """The spec and one batch to trace: a spec file with a random batch, or a preset with its first training rows."""
+    if args.spec:
+        from .datasets import random_batch
+        from .spec import as_spec
+
+        spec = as_spec(args.spec)
+        return spec, *random_batch(spec, args.batch, np.random.default_rng(args.seed))
+    preset = get_preset(args.preset)
+    data = preset.data()
+    return preset.network(), data.X_train[:args.batch], data.y_train[:args.batch]
+
+
 def _report(args: argparse.Namespace) -> None:
-    from .agreement_report import write_report
+    if args.gradient_flow:
+        from .gradient_flow import write_report
+    else:
+        from .agreement_report import write_report
 
     print(f"wrote {write_report(args.out)}")
 
@@ -106,8 +146,26 @@ def main(argv: list[str] | None = None) -> None:
     check.add_argument("--backends", default=None, help="'all' or a comma list; omit for finite differences")
     check.add_argument("--dtype", default="float64", choices=DTYPES)
     check.set_defaults(run=_check)
+    explain = commands.add_parser("explain", help="a glass-box trace of training steps, layer by layer",
+                                  parents=[common])
+    source = explain.add_mutually_exclusive_group()
+    source.add_argument("--preset", choices=list(PRESETS), default="xor-bce")
+    source.add_argument("--spec", help="a .json spec file (traced on a random batch)")
+    explain.add_argument("--backend", default="numpy", help="the backend taking the same steps beside the trace "
+                                                            "(a name or name:mode; default numpy, the fast mode)")
+    explain.add_argument("--steps", type=int, default=1)
+    explain.add_argument("--batch", type=int, default=4, help="rows of the batch traced (default 4)")
+    explain.add_argument("--seed", type=int, default=0)
+    explain.add_argument("--dtype", default="float64", choices=DTYPES)
+    explain.add_argument("--compare", choices=["all"], help="every installed backend's autograd gradients beside the "
+                                                            "hand-computed ones")
+    explain.add_argument("--format", choices=["text", "markdown"], default="text")
+    explain.add_argument("--out", help="write the trace to this file instead of printing it")
+    explain.set_defaults(run=_explain)
     report = commands.add_parser("report", help="write gradient_agreement.md and loss_curves.png", parents=[common])
     report.add_argument("--out", default="reports")
+    report.add_argument("--gradient-flow", action="store_true",
+                        help="write gradient_flow.md and gradient_flow.png instead (deep narrow networks)")
     report.set_defaults(run=_report)
     args = parser.parse_args(argv)
     if not args.verbose:

@@ -1,5 +1,6 @@
 """The layers, textbook style: ``forward`` caches what ``backward`` needs; ``backward`` takes dL/d(output), stores the
-parameter gradients in ``self.grads`` and returns dL/d(input).
+parameter gradients in ``self.grads`` and returns dL/d(input). Dense and conv2d layers also keep δ = dL/dz
+(``dz``), the error signal that ``python -m backprop explain`` shows.
 
 Every layer works on a whole batch (samples are rows; images are NHWC). The math of each is in its docstring; the
 definitions are DESIGN.md's (sections 2, 6 and 7).
@@ -31,7 +32,7 @@ class Dense:
         return self.out
 
     def backward(self, grad):
-        dz = activation_backward(self, grad)
+        self.dz = dz = activation_backward(self, grad)
         self.grads["W"] = self.a.T @ dz
         self.grads["b"] = dz.sum(axis=0)
         return dz @ self.params["W"].T
@@ -57,7 +58,7 @@ class Conv2D:
         return self.out
 
     def backward(self, grad):
-        dz = activation_backward(self, grad)
+        self.dz = dz = activation_backward(self, grad)
         self.grads["W"] = np.einsum("nhwcij,nhwf->ijcf", self.patches, dz)
         self.grads["b"] = dz.sum(axis=(0, 1, 2))
         d_padded = np.zeros_like(self.padded)
