@@ -31,8 +31,7 @@ import numpy as np
 from .errors import DivergenceError
 from .init import init_params
 from .spec import NetworkSpec, as_spec
-from .validation import (batch_bytes, check_features, check_fit_args, check_memory, check_params, check_targets,
-                         check_training_rows)
+from .validation import batch_bytes, check_features, check_memory, check_params, check_targets, check_training_rows
 
 Params = list[dict[str, np.ndarray]]
 
@@ -40,6 +39,8 @@ Params = list[dict[str, np.ndarray]]
 INFERENCE_CHUNK_ROWS = 4096
 # The dropout masks' generator is seeded with (seed, MASK_STREAM): a stream of its own beside the initialization's.
 MASK_STREAM = 1
+# fit's row orders come from a generator seeded with (seed, SHUFFLE_STREAM), which carries on from call to call.
+SHUFFLE_STREAM = 2
 
 
 class Model(ABC):
@@ -59,6 +60,7 @@ class Model(ABC):
         self._lock = threading.RLock()
         suite_masks = spec.dropout_layers and spec.dropout_rng == "suite"
         self._mask_rng = np.random.default_rng((seed, MASK_STREAM)) if suite_masks else None
+        self.shuffle_generator = np.random.default_rng((seed, SHUFFLE_STREAM))
         self._setup(init_params(spec, self.dtype, seed))
 
     def __repr__(self) -> str:
@@ -180,7 +182,7 @@ class Model(ABC):
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
         """Mean loss on the batch and dL/dparams, shaped like :meth:`get_params`; parameters are unchanged."""
         Xn, yn = self.prepare_batch(X, y)
-        with self._lock, _quiet():
+        with self._lock, quiet():
             loss, grads = self._loss_and_grads(Xn, yn, self._masks(Xn))
         return float(loss), [{key: _owned(value) for key, value in layer.items()} for layer in grads]
 
@@ -191,7 +193,7 @@ class Model(ABC):
         is then not applied, and parameters and optimizer state are as they were.
         """
         Xn, yn = self.prepare_batch(X, y)
-        with self._lock, _quiet():
+        with self._lock, quiet():
             loss = float(self._train_step(Xn, yn, self._masks(Xn)))
         if not math.isfinite(loss):
             raise DivergenceError(f"train_step: non-finite loss or gradient (loss {loss}); the update was not "
@@ -226,73 +228,27 @@ class Model(ABC):
     def is_classifier(self) -> bool:
         return self.spec.loss in ("cross_entropy", "binary_cross_entropy")
 
-    def fit(self, X: Any, y: Any, epochs: int = 1, batch_size: int = 32, seed: int = 0,
+    def fit(self, X: Any, y: Any, epochs: int = 1, batch_size: int = 32, seed: int | None = None,
+            shuffle: bool = True, validation_data: tuple[Any, Any] | None = None,
             progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, list[float]]:
-        """Mini-batch training with seeded shuffling: ``numpy.random.default_rng(seed).permutation`` per epoch.
+        """Mini-batch training for ``epochs`` epochs; returns the per-epoch history (:func:`.fitting.fit`).
 
-        Returns the history: per-epoch mean training ``loss`` (weighted by batch size) and, for classifiers, the
-        training ``accuracy`` after the epoch. ``progress(epoch, record)`` is called after each epoch.
-        Raises :class:`~backprop.errors.DivergenceError` naming the epoch and step when a loss or gradient is
-        non-finite; the parameters and optimizer state are then left at their last finite values.
+        Each epoch visits the rows in a fresh order (unless ``shuffle=False``) drawn from the model's own shuffle
+        generator, so a second ``fit`` continues with new orders; ``seed`` draws this call's orders from
+        ``numpy.random.default_rng(seed)`` instead. ``validation_data=(X_val, y_val)`` adds ``val_loss`` (and
+        ``val_accuracy``) after each epoch. ``epochs=0`` returns an empty history. Raises
+        :class:`~backprop.errors.DivergenceError` naming the epoch and step when a loss or gradient is non-finite;
+        parameters and optimizer state are then left at their last finite values.
         """
-        epochs, batch_size, seed = check_fit_args(epochs, batch_size, seed)
-        X = check_features(X, self.spec, self.dtype)
-        y = check_targets(y, self.spec, X.shape[0], self.dtype)
-        rows = min(batch_size, X.shape[0])
-        check_training_rows(self.spec, min(rows, X.shape[0] % batch_size or rows))
-        check_memory("batch_size", batch_bytes(self.spec, rows, self.dtype), f"a training batch of {rows} rows",
-                     "choose a smaller batch_size")
-        rng = np.random.default_rng(seed)
-        history: dict[str, list[float]] = {"loss": []}
-        with _quiet():
-            self._fit_epochs(X, y, epochs, batch_size, rng, history, progress)
-        return history
+        from .fitting import fit
 
-    def _fit_epochs(self, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, rng: np.random.Generator,
-                    history: dict[str, list[float]], progress) -> None:
-        """The epoch loop of :meth:`fit`; overflow is reported as a :class:`DivergenceError`, not a warning.
-
-        A step with a non-finite loss or gradient applies nothing. An applied update can still overflow the
-        parameters (finite gradients, a huge step); that shows as a non-finite loss at a later step or as
-        non-finite parameters at the epoch's end, and the model then goes back to the epoch's start.
-        """
-        with self._lock:
-            snapshot = self._snapshot()
-        for epoch in range(1, epochs + 1):
-            order = rng.permutation(X.shape[0])
-            total = 0.0
-            for step, start in enumerate(range(0, X.shape[0], batch_size), start=1):
-                index = order[start:start + batch_size]
-                Xn, yn = self.to_native(X[index]), self.to_native(y[index])
-                with self._lock:
-                    loss = float(self._train_step(Xn, yn, self._masks(Xn)))
-                    if not math.isfinite(loss) and not _all_finite(self._read_params()):
-                        self._restore(snapshot)
-                if not math.isfinite(loss):
-                    raise DivergenceError(f"fit: non-finite loss or gradient (loss {loss}) at epoch {epoch}, "
-                                          f"step {step}; parameters and optimizer state left at their last finite "
-                                          f"values")
-                total += loss * len(index)
-            with self._lock:
-                latest = self._snapshot()
-                if not _all_finite(latest):
-                    self._restore(snapshot)
-                    raise DivergenceError(f"fit: an update in epoch {epoch} made the parameters or the optimizer "
-                                          f"state non-finite; both are back at the epoch's start")
-                snapshot = latest
-            record = {"loss": total / X.shape[0]}
-            if self.is_classifier:
-                record["accuracy"] = accuracy(self.predict(X), y, self.spec.loss)
-            for key, value in record.items():
-                history.setdefault(key, []).append(value)
-            if progress is not None:
-                progress(epoch, record)
+        return fit(self, X, y, epochs, batch_size, seed, shuffle, validation_data, progress)
 
     def __reduce__(self):
         """Pickle and deepcopy as the spec plus an exact snapshot; the copy shares nothing with the original."""
         with self._lock:
             state = {"spec": self.spec.to_dict(), "dtype": self.dtype.name, "seed": self.seed, "mode": self.mode,
-                     "snapshot": self._snapshot(),
+                     "snapshot": self._snapshot(), "shuffle": self.shuffle_generator.bit_generator.state,
                      "masks": None if self._mask_rng is None else self._mask_rng.bit_generator.state}
         return restore_model, (type(self), state)
 
@@ -301,24 +257,25 @@ def restore_model(cls: type[Model], state: dict[str, Any]) -> Model:
     """Rebuild a pickled or deep-copied model (the other half of :meth:`Model.__reduce__`)."""
     model = cls(as_spec(state["spec"]), state["dtype"], state["seed"], state["mode"])
     model._restore(state["snapshot"])
+    model.shuffle_generator.bit_generator.state = state["shuffle"]
     if state["masks"] is not None:
         model._mask_rng.bit_generator.state = state["masks"]
     return model
 
 
-def _all_finite(tree: Any) -> bool:
+def all_finite(tree: Any) -> bool:
     """True when every floating-point NumPy array in a nest of dicts, lists and tuples is finite (other leaves,
     such as a framework's own tensors in a snapshot, are not looked at)."""
     if isinstance(tree, np.ndarray):
         return tree.dtype.kind != "f" or bool(np.isfinite(tree).all())
     if isinstance(tree, dict):
-        return all(_all_finite(value) for value in tree.values())
+        return all(all_finite(value) for value in tree.values())
     if isinstance(tree, (list, tuple)):
-        return all(_all_finite(value) for value in tree)
+        return all(all_finite(value) for value in tree)
     return True
 
 
-def _quiet() -> np.errstate:
+def quiet() -> np.errstate:
     """NumPy's floating-point warnings off: overflow in a step is reported as a non-finite loss (and by fit and
     train_step as a :class:`DivergenceError`), not also as a RuntimeWarning."""
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")

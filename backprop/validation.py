@@ -172,11 +172,10 @@ def check_training_rows(spec: NetworkSpec, n: int) -> None:
                              f"batch, got {values} (a batch of {n}); train on batches of 2 or more")
 
 
-def check_fit_args(epochs: Any, batch_size: Any, seed: Any) -> tuple[int, int, int]:
-    """epochs ≥ 1, batch_size ≥ 1, seed ≥ 0, all integers."""
-    return (int(check_number("epochs", epochs, low=1, high=None, integer=True, error=InputError)),
-            int(check_number("batch_size", batch_size, low=1, high=None, integer=True, error=InputError)),
-            int(check_number("seed", seed, low=0, high=None, integer=True, error=InputError)))
+def check_fit_args(epochs: Any, batch_size: Any) -> tuple[int, int]:
+    """epochs ≥ 0 (0 trains nothing and returns an empty history), batch_size ≥ 1, both integers."""
+    return (int(check_number("epochs", epochs, low=0, high=None, integer=True, error=InputError)),
+            int(check_number("batch_size", batch_size, low=1, high=None, integer=True, error=InputError)))
 
 
 def check_representable(spec: NetworkSpec, dtype: np.dtype) -> None:
