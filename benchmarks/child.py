@@ -28,11 +28,11 @@ CHECK_STEPS = 5  # length of the fixed final-loss check run (see benchmarks.timi
 
 
 def seeded_batch(spec, batch_size: int, seed: int = 0):
-    """Identical data on every backend: X ~ N(0, 1) (B, input_dim); labels, 0/1 targets or N(0, 1) targets."""
+    """Identical data on every backend: X ~ N(0, 1) (B, *input_shape); labels, 0/1 targets or N(0, 1) targets."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((batch_size, spec.input_dim))
+    X = rng.standard_normal((batch_size, *getattr(spec, "input_shape", (spec.input_dim,))))
     k = spec.output_dim
     if spec.loss == "cross_entropy":
         return X, rng.integers(0, k, batch_size)
@@ -61,8 +61,7 @@ def build_trainer(cell: dict, spec) -> Trainer:
     label = f"{cell['backend']}:{cell['mode']}"
     if label in REFERENCES:
         loop = build_reference(label, spec, cell["dtype"], seed=0)
-        return Trainer(loop.prepare_batch, loop.train_step, lambda X: np.argmax(loop.logits(loop.to_native(
-            np.asarray(X, dtype=cell["dtype"]))), axis=1))
+        return Trainer(loop.prepare_batch, loop.train_step, lambda X: np.argmax(loop.logits(loop.features(X)), axis=1))
     import backprop
 
     model = backprop.build(spec, backend=cell["backend"], dtype=cell["dtype"], seed=0, mode=cell["mode"])

@@ -8,14 +8,45 @@ and an optax optimizer in one ``jax.jit`` step, as optax's "Getting started" wri
         return optax.apply_updates(params, updates), opt_state, loss
 
 ``donate`` passes the parameters and optimizer state as donated buffers, as the suite's JAX step does, so XLA
-updates them in place.
+updates them in place. Convolutions are ``lax.conv_general_dilated`` on NHWC images with HWIO kernels, pooling is
+``lax.reduce_window``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .reference_loops import ReferenceLoop, hidden_activation
+from .reference_loops import ReferenceLoop, hidden_activation, layer_type
+
+
+def layer_function(spec, index: int):
+    """``f(params, a)`` for layer ``index``, its activation included."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    layer = spec.layers[index]
+    kind = layer_type(layer)
+    if kind == "flatten":
+        return lambda p, a: a.reshape(a.shape[0], -1)
+    if kind.endswith("pool2d"):
+        window, strides = (1, *layer.pool_size, 1), (1, *layer.strides, 1)
+        if kind == "max_pool2d":
+            return lambda p, a: lax.reduce_window(a, -jnp.inf, lax.max, window, strides, "VALID")
+        area = float(np.prod(layer.pool_size))
+        return lambda p, a: lax.reduce_window(a, 0.0, lax.add, window, strides, "VALID") / area
+    if kind == "conv2d":
+        def affine(p, a):
+            return lax.conv_general_dilated(a, p["W"], layer.strides, layer.padding.upper(),
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC")) + p["b"]
+    else:
+        def affine(p, a):
+            return a @ p["W"] + p["b"]
+    activation = {"linear": lambda z, p: z, "relu": lambda z, p: jax.nn.relu(z),
+                  "sigmoid": lambda z, p: jax.nn.sigmoid(z), "tanh": lambda z, p: jnp.tanh(z),
+                  "leaky_relu": lambda z, p: jnp.where(z > 0, z, z * layer.negative_slope),
+                  "prelu": lambda z, p: jnp.where(z > 0, z, p["alpha"] * z)}[hidden_activation(spec, index)]
+    return lambda p, a: activation(affine(p, a), p)
 
 
 def build(spec, dtype: np.dtype, params: list, *, donate: bool) -> ReferenceLoop:
@@ -26,18 +57,12 @@ def build(spec, dtype: np.dtype, params: list, *, donate: bool) -> ReferenceLoop
     import jax.numpy as jnp
     import optax
 
-    activations = [hidden_activation(spec, i) for i in range(len(spec.layers))]
-    elementwise = {"linear": lambda z, p, layer: z,
-                   "relu": lambda z, p, layer: jax.nn.relu(z),
-                   "sigmoid": lambda z, p, layer: jax.nn.sigmoid(z),
-                   "tanh": lambda z, p, layer: jnp.tanh(z),
-                   "leaky_relu": lambda z, p, layer: jnp.where(z > 0, z, z * layer.negative_slope),
-                   "prelu": lambda z, p, layer: jnp.where(z > 0, z, p["alpha"] * z)}
+    functions = [layer_function(spec, index) for index in range(len(spec.layers))]
 
     def forward(params, X):
         a = X
-        for p, activation, layer in zip(params, activations, spec.layers):
-            a = elementwise[activation](a @ p["W"] + p["b"], p, layer)
+        for p, function in zip(params, functions):
+            a = function(p, a)
         return a
 
     def loss_fn(params, X, y):

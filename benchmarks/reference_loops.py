@@ -14,8 +14,11 @@ a suite mode (DESIGN.md section 5, "References like for like"):
 | ``jax-minimal:jit`` | a ``jax.jit`` step with optax, no donation | jax:jit (idiomatic) |
 | ``jax-minimal:jit-donate`` | the same with ``donate_argnums``, as the suite's step | jax:jit (like for like) |
 
-The loops load the suite's seeded initial weights, so their final losses are comparable, and use the framework's
-own optimizer objects. The suite's TensorFlow optimizers are TF ops on purpose (Keras' formulas differ from the
+The loops build dense, conv2d, max/avg pooling and flatten layers (:func:`supports` says which specs they take:
+pooling whose "same" padding pads nothing, and sgd, momentum or adam without weight decay or schedule), load the
+suite's seeded initial weights, so their final losses are comparable, and use the framework's own optimizer
+objects. Images are NHWC as in the suite (DESIGN.md section 6); the torch loops take them as NCHW, as torch's
+tutorials do, converted off the clock by ``prepare_batch``. The suite's TensorFlow optimizers are TF ops on purpose (Keras' formulas differ from the
 spec, DESIGN.md section 2), so the TensorFlow loops are Keras' idiomatic loop, and Keras' Adam (ε-hat) drifts
 slightly from the spec's by design. No loop has the suite's non-finite guard: that is the point of a minimal loop.
 
@@ -68,23 +71,36 @@ REFERENCES: dict[str, Reference] = {ref.label: ref for ref in (
 REFERENCE_BACKENDS = tuple(dict.fromkeys(ref.backend for ref in REFERENCES.values()))
 
 
+LAYER_TYPES = ("dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
 @dataclass
 class ReferenceLoop:
-    """A built minimal loop: ``to_native`` converts a NumPy array, ``train_step`` returns a native loss."""
+    """A built minimal loop: ``to_native`` converts a NumPy array, ``train_step`` returns a native loss, and
+    ``layout`` puts a batch of features in the loop's own layout (NCHW images for torch)."""
 
     to_native: Callable[[np.ndarray], Any]
     train_step: Callable[[Any, Any], Any]
     logits: Callable[[Any], np.ndarray]
     spec: Any
     dtype: np.dtype
+    layout: Callable[[np.ndarray], np.ndarray] = np.ascontiguousarray
+
+    def features(self, X: np.ndarray) -> Any:
+        """X in the model dtype and the loop's layout, as a native tensor."""
+        return self.to_native(np.ascontiguousarray(self.layout(np.asarray(X, dtype=self.dtype))))
 
     def prepare_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-        """X in the model dtype; integer labels as one-hot rows (cross_entropy), other targets as (N, k)."""
-        X = np.ascontiguousarray(X, dtype=self.dtype)
+        """X as :meth:`features`; integer labels as one-hot rows (cross_entropy), other targets as (N, k)."""
         y = np.asarray(y)
         if self.spec.loss == "cross_entropy" and y.ndim == 1:
             y = np.eye(self.spec.output_dim, dtype=self.dtype)[y]
-        return self.to_native(X), self.to_native(np.ascontiguousarray(y, dtype=self.dtype).reshape(len(X), -1))
+        return self.features(X), self.to_native(np.ascontiguousarray(y, dtype=self.dtype).reshape(len(X), -1))
+
+
+def layer_type(layer) -> str:
+    return getattr(layer, "type", "dense")
 
 
 def hidden_activation(spec, index: int) -> str:
@@ -93,9 +109,28 @@ def hidden_activation(spec, index: int) -> str:
     return "linear" if last and spec.loss_from_logits else spec.layers[index].activation
 
 
+def padding_of(layer, shape: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(rows, columns) padding (before, after) of a windowed layer on an (H, W, C) input, TensorFlow's rule."""
+    from backprop.spec.layers import same_padding
+
+    window = layer.kernel_size if layer_type(layer) == "conv2d" else layer.pool_size
+    if layer.padding != "same":
+        return (0, 0), (0, 0)
+    rows, cols = (same_padding(n, k, s) for n, k, s in zip(shape[:2], window, layer.strides))
+    return rows, cols
+
+
 def supports(spec) -> bool:
-    """True when every layer is dense: the minimal loops build dense networks only."""
-    return all(getattr(layer, "type", "dense") == "dense" for layer in spec.layers)
+    """True when the minimal loops can build ``spec``: the layer types of :data:`LAYER_TYPES`, pooling that pads
+    nothing, and sgd, momentum or adam without weight decay, schedule or ``native``."""
+    o = spec.optimizer
+    plain = (o.name in OPTIMIZERS and not getattr(o, "weight_decay", 0.0) and getattr(o, "schedule", None) is None
+             and not o.native)
+    shapes = getattr(spec, "input_shapes", [None] * len(spec.layers))
+    layers_ok = all(layer_type(layer) in LAYER_TYPES and not (
+        layer_type(layer).endswith("pool2d") and padding_of(layer, shape) != ((0, 0), (0, 0)))
+        for layer, shape in zip(spec.layers, shapes))
+    return plain and layers_ok
 
 
 def build_reference(label: str, spec, dtype: str, seed: int) -> ReferenceLoop:

@@ -8,31 +8,46 @@ a Keras optimizer, as the Keras guide "Writing a training loop from scratch" wri
         grads = tape.gradient(loss, model.trainable_weights)
         optimizer.apply_gradients(zip(grads, model.trainable_weights))
         return loss
+
+Keras' layers take the suite's layouts as they are (NHWC images, HWIO kernels, (h, w, c) flatten order).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .reference_loops import ReferenceLoop, hidden_activation
+from .reference_loops import ReferenceLoop, hidden_activation, layer_type
+
+BUILTIN = ("linear", "relu", "sigmoid", "tanh")
 
 
 def build(spec, dtype: np.dtype, params: list, *, mode: str) -> ReferenceLoop:
     import keras
     import tensorflow as tf
 
-    layers: list = [keras.Input((spec.input_dim,), dtype=dtype.name)]
+    layers: list = [keras.Input(tuple(spec.input_shape), dtype=dtype.name)]
     weights: list[np.ndarray] = []
     for index, (layer, p) in enumerate(zip(spec.layers, params)):
+        kind = layer_type(layer)
+        if kind == "flatten":
+            layers.append(keras.layers.Flatten(dtype=dtype.name))
+            continue
+        if kind.endswith("pool2d"):
+            pool = keras.layers.MaxPooling2D if kind == "max_pool2d" else keras.layers.AveragePooling2D
+            layers.append(pool(layer.pool_size, layer.strides, layer.padding, dtype=dtype.name))
+            continue
         activation = hidden_activation(spec, index)
-        builtin = activation in ("linear", "relu", "sigmoid", "tanh")
-        layers.append(keras.layers.Dense(layer.units, activation=activation if builtin else None, dtype=dtype.name))
+        builtin = activation if activation in BUILTIN else None
+        layers.append(keras.layers.Conv2D(layer.filters, layer.kernel_size, layer.strides, layer.padding,
+                                          activation=builtin, dtype=dtype.name) if kind == "conv2d" else
+                      keras.layers.Dense(layer.units, activation=builtin, dtype=dtype.name))
         weights += [p["W"], p["b"]]
         if activation == "leaky_relu":
             layers.append(keras.layers.LeakyReLU(negative_slope=layer.negative_slope, dtype=dtype.name))
         elif activation == "prelu":
-            layers.append(keras.layers.PReLU(dtype=dtype.name))
-            weights.append(p["alpha"])
+            shared = [1, 2] if kind == "conv2d" else None
+            layers.append(keras.layers.PReLU(shared_axes=shared, dtype=dtype.name))
+            weights.append(p["alpha"].reshape((1, 1, -1) if shared else (-1,)))
     net = keras.Sequential(layers)
     net.set_weights(weights)
     loss_fn = {"mse": keras.losses.MeanSquaredError(dtype=dtype.name),

@@ -8,13 +8,22 @@
 
 ``fused`` picks the optimizer implementation (``fused=True``, as the suite's torch backend, or torch's default);
 ``compiled`` runs the network through ``torch.compile(net)`` as torch's ``torch.compile`` tutorial does.
+
+Images are NCHW, as in torch's tutorials: the suite's conv kernel (kh, kw, C_in, C_out) becomes ``Conv2d.weight``
+(C_out, C_in, kh, kw), "same" padding is ``Conv2d(padding=…)`` when it is symmetric and ``nn.ZeroPad2d`` before the
+convolution when it is not, and the dense layer after a flatten gets its weight rows reordered from the suite's
+(h, w, c) order to torch's (c, h, w).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .reference_loops import ReferenceLoop, hidden_activation
+from .reference_loops import ReferenceLoop, hidden_activation, layer_type, padding_of
+
+
+def nchw(X: np.ndarray) -> np.ndarray:
+    return X.transpose(0, 3, 1, 2) if X.ndim == 4 else X
 
 
 def build(spec, dtype: np.dtype, params: list, *, fused: bool, compiled: bool = False) -> ReferenceLoop:
@@ -23,15 +32,39 @@ def build(spec, dtype: np.dtype, params: list, *, fused: bool, compiled: bool = 
 
     tdtype = getattr(torch, dtype.name)
     modules: list[nn.Module] = []
-    for index, (layer, p) in enumerate(zip(spec.layers, params)):
-        linear = nn.Linear(*p["W"].shape, dtype=tdtype)
+    flattened = None
+    for index, (layer, p, shape) in enumerate(zip(spec.layers, params, spec.input_shapes)):
+        kind = layer_type(layer)
+        if kind == "flatten":
+            modules.append(nn.Flatten())
+            flattened = shape
+            continue
+        if kind.endswith("pool2d"):
+            pool = nn.MaxPool2d if kind == "max_pool2d" else nn.AvgPool2d
+            modules.append(pool(layer.pool_size, layer.strides))
+            continue
+        if kind == "conv2d":
+            (top, bottom), (left, right) = padding_of(layer, shape)
+            symmetric = top == bottom and left == right
+            if not symmetric:
+                modules.append(nn.ZeroPad2d((left, right, top, bottom)))
+            module = nn.Conv2d(shape[2], layer.filters, layer.kernel_size, layer.strides,
+                               padding=(top, left) if symmetric else 0, dtype=tdtype)
+            weight = p["W"].transpose(3, 2, 0, 1)
+        else:
+            W = p["W"]
+            if flattened is not None:
+                W = W.reshape(*flattened, -1).transpose(2, 0, 1, 3).reshape(W.shape)
+                flattened = None
+            module = nn.Linear(*W.shape, dtype=tdtype)
+            weight = W.T
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(p["W"].T.copy()))
-            linear.bias.copy_(torch.from_numpy(p["b"]))
-        modules.append(linear)
+            module.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+            module.bias.copy_(torch.from_numpy(p["b"]))
+        modules.append(module)
         activation = hidden_activation(spec, index)
         if activation == "prelu":
-            prelu = nn.PReLU(layer.units, dtype=tdtype)
+            prelu = nn.PReLU(p["alpha"].shape[0], dtype=tdtype)
             with torch.no_grad():
                 prelu.weight.copy_(torch.from_numpy(p["alpha"]))
             modules.append(prelu)
@@ -60,4 +93,4 @@ def build(spec, dtype: np.dtype, params: list, *, fused: bool, compiled: bool = 
         with torch.no_grad():
             return net(X).numpy()
 
-    return ReferenceLoop(torch.from_numpy, train_step, logits, spec, dtype)
+    return ReferenceLoop(torch.from_numpy, train_step, logits, spec, dtype, layout=nchw)

@@ -50,11 +50,12 @@ def compile_section(models: pd.DataFrame) -> list[str]:
 
 
 def loss_agreement(steps: pd.DataFrame) -> pd.DataFrame:
-    """Final loss of each cell vs numpy's for the same model, batch, threads and dtype.
+    """Final loss of each cell vs numpy:eager's for the same model, batch, threads and dtype.
 
     Marked ✓ when ``|a − b| ≤ atol·max(1, |b|) + rtol·|b|`` with the trajectory tolerance of DESIGN.md section 4.
     """
-    ref = steps[steps["backend"] == "numpy"].set_index(["model", "batch_size", "threads", "dtype"])["final_loss"]
+    reference = steps[steps["label"] == "numpy:eager"]
+    ref = reference.set_index(["model", "batch_size", "threads", "dtype"])["final_loss"]
 
     def verdict(row) -> str:
         key = (row["model"], row["batch_size"], row["threads"], row["dtype"])
@@ -74,7 +75,7 @@ def loss_agreement(steps: pd.DataFrame) -> pd.DataFrame:
 
 def agreement_section(models: pd.DataFrame) -> list[str]:
     top = models[models["threads"] == models["threads"].max()] if not models.empty else models
-    return ["## Final-loss agreement with numpy\n",
+    return ["## Final-loss agreement with numpy:eager\n",
             "Loss after the fixed check run (identical init, identical seeded batch, same step count on every "
             "backend, independent of the timed steps); ✓ = within the float trajectory tolerance of DESIGN.md §4, "
             "with the relative difference. Keras' own Adam (the tensorflow minimal loops) uses ε-hat and drifts "

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ["backend", "mode", "model", "batch_size", "threads", "dtype", "status", "error", "compile_s",
             "step_median_s", "step_iqr_s", "samples_per_s", "gflops", "pct_of_peak", "peak_rss_mb", "final_loss",
             "threads_verified", "rounds", "round_medians_s", "step_ci_low_s", "step_ci_high_s", "public_step_s"]
-TINY = ["--quick", "--models", "xor", "--threads", "1", "--no-progress", "--repeats", "3"]
+TINY = ["--quick", "--models", "xor", "--threads", "1", "--modes", "eager", "--no-progress", "--repeats", "3"]
 
 
 def harness(out: Path, *args: str, fault: str = "none", backends: str = "numpy,faulty",
@@ -338,3 +338,16 @@ def test_performance_targets_use_the_tie_rule_and_the_overhead_intervals(tmp_pat
     assert "torch:eager on xor: 1.33× [" in text and "(missed)" in text
     assert "jax:jit" in text and "Not met:" in text
     assert math.isfinite(load(tmp_path).results["step_ci_high_s"].max())
+
+
+def test_the_minimal_loops_take_dense_and_convolutional_specs_they_can_build_like_for_like():
+    from backprop.presets import PRESETS
+    from backprop.spec import as_spec
+    from benchmarks.reference_loops import supports
+
+    assert supports(as_spec(PRESETS["mnist-lenet5"].spec)) and supports(as_spec(resolve_model("mnist").spec))
+    cnn = PRESETS["digits-cnn"].spec
+    padded_pool = {**cnn, "layers": [{"type": "avg_pool2d", "pool_size": 3, "strides": 2, "padding": "same"},
+                                     *cnn["layers"]]}
+    assert not supports(as_spec(padded_pool))
+    assert not supports(as_spec({**cnn, "optimizer": {"name": "rmsprop"}}))
