@@ -5,6 +5,7 @@
 ...                         "loss": "binary_cross_entropy"}, backend="numpy", dtype="float64", seed=0)
 """
 
+from .convert import from_keras, from_torch  # noqa: F401
 from .errors import (BackendError, BackpropError, DivergenceError, InputError, InputTypeError,  # noqa: F401
                      SpecError)
 from .init import init_params  # noqa: F401
