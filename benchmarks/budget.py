@@ -10,7 +10,7 @@ The model is a fixed table, so the estimate of a sweep never depends on another 
   GEMM FLOPs at :data:`GEMM_RATE` per thread;
 - the timing procedure of :mod:`benchmarks.child`: the check run, the calibration, the timed blocks (each ≥
   ``block_s`` or one step, at most ``max_timed_s`` once three are done) and, for a suite label, the public step's
-  warm-up call and blocks.
+  own calibration and blocks.
 
 On a busy day the machine runs 1.5–2× slower than this and the sweep takes as much longer.
 """
@@ -74,10 +74,7 @@ def process_s(cell: Cell, config: SweepConfig) -> float:
         return start + DIGITS_LOAD_S + epochs * DIGITS_STEPS_PER_EPOCH * step
     timed, count = blocks_s(step, config, cell.repeats)
     calibration = 2 * config.block_s + step
-    public = 0.0
-    if cell.label not in REFERENCES:
-        steps_per_block = max(1, math.ceil(config.block_s / step))
-        public = (1 + config.public_repeats * steps_per_block) * step
+    public = calibration + blocks_s(step, config, config.public_repeats)[0] if cell.label not in REFERENCES else 0.0
     return start + CHECK_STEPS * step + calibration + timed + public
 
 

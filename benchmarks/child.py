@@ -8,8 +8,8 @@ process only) and the verified thread figures, is written atomically to ``RESULT
 A ``step`` process times the native step (``model.native_train_step`` on tensors from ``model.prepare_batch``)
 with :func:`benchmarks.timing.measure`, then, for a suite backend, the public ``model.train_step(X, y)`` on NumPy
 arrays: X already in the model dtype and class labels as integers, so its extra cost is the suite's own
-(validation, one-hot labels, conversion, the lock and the loss read back on every call), in blocks of as many
-calls as a native block.
+(validation, one-hot labels, conversion, the lock and the loss read back on every call), in blocks calibrated
+like the native ones.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def build_trainer(cell: dict, spec) -> Trainer:
 def run_step(cell: dict, spec, config: dict) -> dict:
     import numpy as np
 
-    from .timing import measure, timed_blocks
+    from .timing import calibrate, measure, timed_blocks
 
     trainer = build_trainer(cell, spec)
     X, y = seeded_batch(spec, cell["batch_size"])
@@ -91,8 +91,8 @@ def run_step(cell: dict, spec, config: dict) -> dict:
         X_public = np.asarray(X, dtype=cell["dtype"])
         y_public = y if y.dtype.kind in "iu" else np.asarray(y, dtype=cell["dtype"])
         public = lambda: trainer.model.train_step(X_public, y_public)  # noqa: E731  (the call a library user makes)
-        public()
-        blocks = timed_blocks(public, timing.steps_per_block, config["public_repeats"], config["max_timed_s"])
+        blocks = timed_blocks(public, calibrate(public, config["block_s"]), config["public_repeats"],
+                              config["max_timed_s"])
         row.update(public_median_s=float(np.median(blocks)), public_block_s=blocks)
     return row
 

@@ -4,6 +4,7 @@ compile times, final-loss agreement, time to accuracy with the scikit-learn comp
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from backprop.tolerances import TOLERANCES
@@ -114,6 +115,22 @@ def tta_section(folder: Folder) -> list[str]:
     return lines
 
 
+OUTLIER_FACTOR = 1.5
+
+
+def outlier_processes(folder: Folder) -> pd.DataFrame:
+    """Processes whose median is more than :data:`OUTLIER_FACTOR` times away from their cell's figure (a process
+    that ran while the shared host was busy); the median over processes already discounts one of them."""
+    rows = []
+    for _, cell in folder.results[folder.results["status"] == "ok"].iterrows():
+        for round_number, blocks in folder.samples(cell).items():
+            factor = float(np.median(blocks)) / (cell["epoch_s"] if cell["kind"] == "tta" else cell["step_median_s"])
+            if not 1 / OUTLIER_FACTOR <= factor <= OUTLIER_FACTOR:
+                rows.append({"kind": cell["kind"], "label": cell["label"], "model": cell["model"],
+                             "threads": cell["threads"], "round": round_number, "× cell figure": factor})
+    return pd.DataFrame(rows)
+
+
 def health_section(folder: Folder) -> list[str]:
     results = folder.results
     ok = results[results["status"] == "ok"]
@@ -133,6 +150,11 @@ def health_section(folder: Folder) -> list[str]:
     if not unverified.empty:
         lines += ["Not verified:\n", markdown(unverified[cols + ["cpu_per_wall", "affinity", "framework_threads"]],
                                               index=False), ""]
+    outliers = outlier_processes(folder)
+    lines += [f"Outlier processes (median beyond {OUTLIER_FACTOR}× or 1/{OUTLIER_FACTOR} of the cell's figure): "
+              f"{len(outliers)}.\n"]
+    if not outliers.empty:
+        lines += [markdown(outliers, index=False, floatfmt=".3g"), ""]
     lines += [f"Noisy cells (a process's block IQR/median > 10 %): {len(noisy)}.\n"]
     if not noisy.empty:
         lines += [markdown(noisy[cols + ["step_median_s", "step_iqr_s"]], index=False, floatfmt=".3g"), ""]
