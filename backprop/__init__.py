@@ -10,6 +10,7 @@ from .errors import (BackendError, BackpropError, DivergenceError, InputError, I
                      SpecError)
 from .init import init_params  # noqa: F401
 from .model import Model  # noqa: F401
+from .persistence import load  # noqa: F401
 from .registry import BACKENDS, available_backends, build, register_backend  # noqa: F401
 from .spec import Layer, NetworkSpec, OptimizerSpec, as_spec  # noqa: F401
 

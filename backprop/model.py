@@ -28,7 +28,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from .errors import DivergenceError
+from .errors import BackendError, DivergenceError
 from .init import init_params
 from .spec import NetworkSpec, as_spec
 from .validation import batch_bytes, check_features, check_memory, check_params, check_targets, check_training_rows
@@ -110,6 +110,14 @@ class Model(ABC):
     def _loss(self, X: Any, y: Any) -> float:
         """The mean loss on a native batch in inference mode, without computing gradients."""
 
+    def _read_optimizer_state(self) -> dict[str, Any]:
+        """The optimizer state in the suite's form (:mod:`backprop.optimizer_state`): step and slots (copies)."""
+        raise BackendError(f"backend: {self.backend!r} cannot export its optimizer state in the suite's form yet")
+
+    def _write_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Load a validated state in the suite's form (already fresh copies in the model dtype)."""
+        raise BackendError(f"backend: {self.backend!r} cannot import an optimizer state in the suite's form yet")
+
     @abstractmethod
     def _snapshot(self) -> dict[str, Any]:
         """An exact, picklable copy (NumPy arrays and plain data) of the parameters and the optimizer state,
@@ -132,6 +140,31 @@ class Model(ABC):
         checked = check_params(params, self.spec, self.dtype)
         with self._lock:
             self._write_params(checked)
+
+    def get_optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's step count and slots in the suite's form, the same on every backend
+        (:mod:`backprop.optimizer_state`): ``{"step": t, "slots": {name: [per-layer dicts], ...}}``."""
+        with self._lock:
+            state = self._read_optimizer_state()
+        return {"step": int(state["step"]), "slots": {name: [{key: np.array(value, dtype=self.dtype, copy=True)
+                                                              for key, value in layer.items()} for layer in layers]
+                                                      for name, layers in state["slots"].items()}}
+
+    def set_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Load an optimizer state in the suite's form (from any backend) after checking its structure, shapes,
+        dtype and finiteness."""
+        from .optimizer_state import check_optimizer_state
+
+        checked = check_optimizer_state(state, self.spec, self.dtype)
+        with self._lock:
+            self._write_optimizer_state(checked)
+
+    def save(self, path: Any) -> Any:
+        """Write the model to one ``.npz`` file (spec, dtype, parameters, optimizer state, step count, generators;
+        no pickle), loadable on any backend with :func:`backprop.load`. Returns the path."""
+        from .persistence import save
+
+        return save(self, path)
 
     def _checked(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """The batch validated and converted to the model dtype (targets as (N, k); labels one-hot)."""

@@ -131,24 +131,26 @@ def _class_targets(array: np.ndarray, n_classes: int, dtype: np.dtype) -> np.nda
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def check_params(params: Any, spec: NetworkSpec, dtype: np.dtype) -> list[dict[str, np.ndarray]]:
-    """A parameter list with exactly the spec's structure, shapes and dtype, finite; returned as fresh copies.
+def check_params(params: Any, spec: NetworkSpec, dtype: np.dtype, shapes: list | None = None,
+                 field: str = "params") -> list[dict[str, np.ndarray]]:
+    """A parameter list with exactly the spec's structure, shapes and dtype (or ``shapes``), finite; returned as
+    fresh copies.
 
     Integer arrays and same-kind floats are rejected when their dtype is not the model's, so a float64 list
     cannot be silently rounded into a float32 model.
     """
-    shapes = spec.param_shapes()
+    shapes = spec.param_shapes() if shapes is None else shapes
     if not isinstance(params, Sequence) or isinstance(params, (str, bytes)) or len(params) != len(shapes):
-        raise InputError(f"params: expected a list of {len(shapes)} layer dicts, got "
+        raise InputError(f"{field}: expected a list of {len(shapes)} layer dicts, got "
                          f"{type(params).__name__}{' of length ' + str(len(params)) if hasattr(params, '__len__') else ''}")
     checked = []
     for i, (entry, expected) in enumerate(zip(params, shapes)):
         if not isinstance(entry, dict) or set(entry) != set(expected):
             keys = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
-            raise InputError(f"params[{i}]: expected keys {sorted(expected)}, got {keys}")
+            raise InputError(f"{field}[{i}]: expected keys {sorted(expected)}, got {keys}")
         layer = {}
         for key, shape in expected.items():
-            name = f"params[{i}][{key!r}]"
+            name = f"{field}[{i}][{key!r}]"
             array = numeric_array(name, entry[key])
             if array.shape != shape:
                 raise InputError(f"{name}: expected shape {shape}, got {array.shape}")

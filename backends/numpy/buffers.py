@@ -51,8 +51,9 @@ class ParameterBuffers:
     def __init__(self, shapes: list[Shapes], state_shapes: list[Shapes], dtype: np.dtype):
         size = sum(math.prod(shape) for layer in shapes for shape in layer.values())
         self.flat_values, self.flat_grads = np.zeros(size, dtype=dtype), np.zeros(size, dtype=dtype)
-        self.values, self.grads, offset = [], [], 0
+        self.values, self.grads, self.offsets, self.shapes, offset = [], [], [], shapes, 0
         for layer in shapes:
+            self.offsets.append(offset)
             self.values.append(LayerViews(self.flat_values, offset, layer))
             self.grads.append(LayerViews(self.flat_grads, offset, layer))
             offset += self.values[-1].segment.size
@@ -62,6 +63,10 @@ class ParameterBuffers:
         for layer in state_shapes:
             self.state.append(LayerViews(self.flat_state, offset, layer).arrays)
             offset += sum(math.prod(shape) for shape in layer.values())
+
+    def split(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Per-layer views of any flat array laid out like the trainable parameters (an optimizer slot)."""
+        return [LayerViews(flat, offset, shapes).arrays for offset, shapes in zip(self.offsets, self.shapes)]
 
     def arrays(self, index: int) -> dict[str, np.ndarray]:
         """Every parameter of layer ``index`` by name, trained or not (views)."""

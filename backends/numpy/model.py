@@ -82,6 +82,19 @@ class Model(BaseModel):
         if snapshot["masks"] is not None:
             self.layers[self.spec.dropout_layers[0]].rng.bit_generator.state = snapshot["masks"]
 
+    def _read_optimizer_state(self) -> dict:
+        return {"step": self.optimizer.t, "slots": {name: self.buffers.split(flat) for name, flat in
+                                                    self.optimizer.suite_slots().items()}}
+
+    def _write_optimizer_state(self, state: dict) -> None:
+        flats = {}
+        for name, layers in state["slots"].items():
+            flats[name] = np.zeros_like(self.buffers.flat_values)
+            for views, layer in zip(self.buffers.split(flats[name]), layers):
+                for key, value in layer.items():
+                    views[key][...] = value
+        self.optimizer.load_suite_slots(flats, state["step"])
+
     def _dropout_rng_state(self) -> dict | None:
         """The state of this backend's own mask generator (``dropout_rng: "native"``), shared by its dropouts."""
         layers = [self.layers[i] for i in self.spec.dropout_layers]

@@ -61,6 +61,15 @@ class Optimizer:
     def state(self) -> dict:
         return {"t": self.t, **{name: getattr(self, name).copy() for name in self.SLOTS}}
 
+    def suite_slots(self) -> dict[str, np.ndarray]:
+        """The slots in the suite's form (:mod:`backprop.optimizer_state`), as flat copies."""
+        return {name: getattr(self, name).copy() for name in self.SLOTS}
+
+    def load_suite_slots(self, slots: dict[str, np.ndarray], step: int) -> None:
+        self.t = step
+        for name in self.SLOTS:
+            getattr(self, name)[...] = slots[name]
+
     def load_state(self, state: dict) -> None:
         self.t = int(state["t"])
         for name in self.SLOTS:
@@ -116,6 +125,15 @@ class Adam(Optimizer):
 
     SLOTS = ("m", "v")
     COUPLED_DECAY = False
+
+    def suite_slots(self) -> dict[str, np.ndarray]:
+        """The biased moments m = (1 − β1)·m' and v = (1 − β2)·v' of the rescaled ones kept here."""
+        return {"m": (1.0 - self.beta1) * self.m, "v": (1.0 - self.beta2) * self.v}
+
+    def load_suite_slots(self, slots: dict[str, np.ndarray], step: int) -> None:
+        self.t = step
+        np.divide(slots["m"], 1.0 - self.beta1, out=self.m)
+        np.divide(slots["v"], 1.0 - self.beta2, out=self.v)
 
     def __init__(self, params: np.ndarray, config: OptimizerSpec):
         super().__init__(params, config)

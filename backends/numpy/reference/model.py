@@ -97,6 +97,20 @@ class Model(BaseModel):
         out = self._forward(X, False, None)
         return losses.value_and_gradient(self.spec.loss, self.layers[-1].z if self.layers[-1].folded else out, y)[0]
 
+    def _read_optimizer_state(self) -> dict:
+        from backprop.optimizer_state import slot_names
+
+        names = slot_names(self.spec.optimizer)
+        return {"step": self.optimizer.t, "slots": {name: [{key: slots[name] for key, slots in layer.items()}
+                                                           for layer in self.optimizer.slots] for name in names}}
+
+    def _write_optimizer_state(self, state: dict) -> None:
+        self.optimizer.t = state["step"]
+        for name, layers in state["slots"].items():
+            for layer_slots, layer in zip(self.optimizer.slots, layers):
+                for key, value in layer.items():
+                    layer_slots[key][name] = value.copy()
+
     def _snapshot(self) -> dict:
         return {"params": [{name: value.copy() for name, value in layer.items()} for layer in self.params],
                 "slots": [{name: {slot: value.copy() for slot, value in slots.items()} for name, slots in
