@@ -12,10 +12,10 @@ from __future__ import annotations
 import pandas as pd
 
 from .environment import is_committed
-from .frames import Folder, in_sweep, ok_steps
+from .frames import Folder, in_sweep, is_reference, ok_steps
 from .overhead import overhead_ratios, per_mode
 from .sections import public_step_ratios, sklearn_ratio
-from .tables import markdown, ranked_table, row_ranking
+from .tables import markdown, ranked_table, row_ranking, verdict
 
 REFERENCE = "numpy:eager"
 
@@ -71,15 +71,28 @@ def summary_lines(folder: Folder) -> list[str]:
         lines.append("**One process per cell (R = 1): the intervals show only the spread within a process, not "
                      "the 20–50 % between processes of this shared host; every ranking here is indicative.**\n")
     if not top.empty:
+        suite = top[~top["label"].map(is_reference)]
         lines += [f"Step time, ms ({int(top['threads'].max())} threads), with the ratio to the row's fastest:\n",
-                  markdown(ranked_table(folder, top, "model")), ""]
+                  markdown(ranked_table(folder, suite, "model")), ""]
         verdicts = {model: standing(folder, rows) for model, rows in top.groupby("model", sort=False)}
         counts = {kind: [m for m, (k, _) in verdicts.items() if k == kind] for kind in ("win", "tie", "loss")}
         lines.append(f"- **NumPy**: {len(counts['win'])} win(s), {len(counts['tie'])} tie(s), "
                      f"{len(counts['loss'])} loss(es) in {len(verdicts)} model rows. "
                      + "; ".join(f"{model}: {kind}, {words}" for model, (kind, words) in verdicts.items()) + ".")
-    lines += _overhead_lines(folder) + _public_lines(folder) + _sklearn_lines(folder)
+    lines += _scaling_lines(folder) + _overhead_lines(folder) + _public_lines(folder) + _tta_lines(folder)
     return [*lines, ""]
+
+
+def _scaling_lines(folder: Folder) -> list[str]:
+    lines = []
+    for sweep, index, what in (("batch", "batch_size", "batch"), ("width", "hidden_width", "width")):
+        rows = in_sweep(ok_steps(folder), sweep).sort_values(index)
+        if rows.empty:
+            continue
+        parts = [f"{what} {int(value)}: {verdict(row_ranking(folder, group)[0])}"
+                 for value, group in rows.groupby(index, sort=True)]
+        lines.append(f"- **Scaling with {what}** (mnist's shape): " + "; ".join(parts) + ".")
+    return lines
 
 
 def _overhead_lines(folder: Folder) -> list[str]:
@@ -103,10 +116,16 @@ def _public_lines(folder: Folder) -> list[str]:
             f"({worst['ratio'].text()} of its native step)."]
 
 
-def _sklearn_lines(folder: Folder) -> list[str]:
+def _tta_lines(folder: Folder) -> list[str]:
     results = folder.results
-    ratio = sklearn_ratio(folder, results[(results["kind"] == "tta") & (results["status"] == "ok")])
-    if ratio is None:
+    tta = results[(results["kind"] == "tta") & (results["status"] == "ok")].sort_values("tta_s")
+    if tta.empty:
         return []
-    return [f"- **scikit-learn**: one `MLPClassifier.partial_fit` epoch on digits takes {ratio.text('.1f')} the "
-            "time of one NumPy `model.fit(epochs=1)` epoch, both through their public fit."]
+    reached = "; ".join(f"{row['label']} {row['tta_s']:.2f} s ({row['tta_epochs']:.0f} epochs)"
+                        for _, row in tta.iterrows())
+    lines = [f"- **Time to 95 % test accuracy on digits** (compiles included): {reached}."]
+    ratio = sklearn_ratio(folder, tta)
+    if ratio is not None:
+        lines.append(f"- **scikit-learn**: one `MLPClassifier.partial_fit` epoch on digits takes {ratio.text('.1f')} "
+                     "the time of one NumPy `model.fit(epochs=1)` epoch, both through their public fit.")
+    return lines
