@@ -77,3 +77,12 @@ def per_mode(ratios: pd.DataFrame) -> pd.DataFrame:
                     "missed": verdicts.count("missed"), "unresolved": verdicts.count("unresolved"),
                     "worst upper bound": f"{worst.ratio.high:.2f}× ({worst.model})"})
     return pd.DataFrame(out)
+
+
+def unchecked_modes(folder: Folder, ratios: pd.DataFrame) -> list[str]:
+    """Suite labels of the model tables that have a minimal loop of their mode but were not checked against it in
+    this run (the default sweep times the loops of the best modes only)."""
+    steps = in_sweep(ok_steps(folder), "models")
+    mirrored = {ref.suite_label for ref in REFERENCES.values() if ref.like_for_like}
+    checked = set(ratios["mode"]) if not ratios.empty else set()
+    return sorted({label for label in steps["label"] if label in mirrored and label not in checked})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .environment import is_committed
 from .frames import Folder, in_sweep, load, ok_steps
-from .overhead import OVERHEAD_TARGET, overhead_ratios, overhead_table, per_mode
+from .overhead import OVERHEAD_TARGET, overhead_ratios, overhead_table, per_mode, unchecked_modes
 from .plots import write_plots
 from .sections import agreement_section, compile_section, health_section, public_section, tta_section
 from .summary import provenance_line, summary_lines
@@ -84,6 +84,10 @@ def step_sections(folder: Folder) -> tuple[list[str], str]:
                  "the suite's are TF ops by design (DESIGN.md §2). Unresolved: the interval straddles the target.\n",
                  markdown(overhead_table(ratios), index=False, floatfmt=".4g"), "",
                  "Per mode:\n", markdown(per_mode(ratios), index=False), ""]
+    unchecked = unchecked_modes(folder, ratios)
+    if unchecked:
+        sections += [f"Not checked in this run (no minimal loop of their mode was timed): {', '.join(unchecked)}; "
+                     "`--sweep full` times every mode's loop.\n"]
     sections += compile_section(models) + agreement_section(models)
     for sweep, index in (("batch", "batch_size"), ("width", "hidden_width")):
         rows = in_sweep(steps, sweep).sort_values(index)

@@ -72,6 +72,8 @@ def build_cells(args: argparse.Namespace) -> tuple[list[cell_plan.Cell], SweepCo
     config = SWEEPS["quick" if args.quick else args.sweep]
     overrides = {"cell_timeout_s": args.cell_timeout, "max_timed_s": args.max_timed, "rounds": args.rounds}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    if config.rounds < 1:
+        raise ValueError(f"--rounds: expected an integer ≥ 1, got {config.rounds}")
     explicit = args.backends is not None or args.modes is not None
     selection = cell_plan.labels(_list(args.backends), _list(args.modes)) if explicit else None
     cells = cell_plan.plan(config, selection, models=_list(args.models), batch_sizes=_list(args.batch_sizes, int),
