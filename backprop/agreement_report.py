@@ -90,13 +90,19 @@ def trajectory_table(dtype: str, backends: list[str], steps: int = 100) -> pd.Da
     return pd.DataFrame(rows)
 
 
+# Each optimizer's native default object, at the spec's learning rate (and momentum, betas, rho, weight decay).
+NATIVE_OPTIMIZERS = {"momentum": {"name": "momentum", "lr": 0.02}, "adam": {"name": "adam", "lr": 0.005},
+                     "rmsprop": {"name": "rmsprop", "lr": 0.003}, "adagrad": {"name": "adagrad", "lr": 0.05},
+                     "adamw": {"name": "adamw", "lr": 0.005, "weight_decay": 0.05}}
+
+
 def native_drift(backends: list[str], steps: int = 200) -> pd.DataFrame:
     """Final-parameter differences after ``steps`` steps with each framework's native default optimizer."""
     X, y = _batch(_network("tanh", {}, "softmax", "cross_entropy"), 64)
     schedule = batch_schedule(len(X), 16, steps, 0)
     tolerance = TOLERANCES[("trajectory", "float64")]
     rows = []
-    for label, optimizer in (("adam", {"name": "adam", "lr": 0.005}), ("momentum", {"name": "momentum", "lr": 0.02})):
+    for label, optimizer in NATIVE_OPTIMIZERS.items():
         spec = as_spec(_network("tanh", {}, "softmax", "cross_entropy", {**optimizer, "native": True}))
         finals = {name: run_trajectory(spec, name, X, y, schedule, "float64", 0)[1] for name in backends}
         for a, b in combinations(finals, 2):
@@ -192,9 +198,10 @@ def write_report(out: str | Path = "reports") -> Path:
                         for name, spec in CNNS.items())
                     + f"\n\n{cnn_matrix(backends).to_markdown(index=False)}\n")
     sections.append("## Native default optimizers: measured drift, not a tolerance\n\n"
-                    "`optimizer.native = true` runs each framework's own optimizer object with the spec's lr, "
-                    "betas and momentum but the framework's default epsilon (NumPy: the spec's formula). "
-                    "Float64, 200 steps.\n\n"
+                    "`optimizer.native = true` runs each framework's own default optimizer object with the spec's "
+                    "lr, betas, momentum, rho and weight decay, everything else (epsilon, where epsilon sits, the "
+                    "initial accumulator, the decay form) at the framework's default; NumPy runs the spec's formula. "
+                    "Float64, 200 steps. DESIGN.md section 7 explains each difference.\n\n"
                     f"{native_drift(backends).to_markdown(index=False)}\n")
     sections.append("## Loss curves on digits (float32)\n\n![loss curves](loss_curves.png)\n\n"
                     f"{curves.to_markdown(index=False)}\n")
