@@ -7,7 +7,7 @@
    digits epoch than scikit-learn; each suite mode within 1.1× of the minimal loop of the same mode.
 1. Phase profile of the current step at each size (float32, all cores): forward pass, loss and its output
    gradient, the backward pass (including a fused sgd update where the model uses one), the optimizer update.
-   Beside it, the same model's GEMMs timed alone (forward a@W, backward aᵀg and g@Wᵀ), so the non-GEMM overhead
+   Beside it, GEMMs of the same shapes timed alone (forward a@W, backward aᵀg and g@Wᵀ), so the non-GEMM overhead
    is visible.
 2. History: the whole step timed at each listed git revision of the NumPy backend (checked out into a temporary
    worktree, run in fresh subprocesses, best of three interleaved rounds), so each optimization's gain is
@@ -150,8 +150,31 @@ def _median_time(fn, min_block_s: float = 0.02, blocks: int = 7) -> float:
     return float(np.median(samples))
 
 
+def dense_gemms(spec, batch: int) -> float:
+    """Seconds of the step's dense GEMMs timed alone on random float32 operands of the same shapes: forward a@W
+    and the weight gradient aᵀg for every layer, the input gradient g@Wᵀ for all but the first (DESIGN.md §5)."""
+    rng = np.random.default_rng(0)
+    total = 0.0
+    for index, shapes in enumerate(backprop_spec(spec).param_shapes()):
+        if "W" not in shapes or len(shapes["W"]) != 2:
+            continue
+        fan_in, units = shapes["W"]
+        a, w, g = (rng.standard_normal(shape, dtype=np.float32) for shape in ((batch, fan_in), (fan_in, units),
+                                                                                (batch, units)))
+        total += _median_time(lambda: a @ w) + _median_time(lambda: a.T @ g)
+        total += _median_time(lambda: g @ w.T) if index else 0.0
+    return total
+
+
+def backprop_spec(spec: dict):
+    from backprop.spec import as_spec
+
+    return as_spec(spec)
+
+
 def phase_profile(specs: list[tuple[str, dict, int]]) -> pd.DataFrame:
-    """Per-phase median times (µs) of the current NumPy step for each model."""
+    """Per-phase median times (µs) of the current NumPy step for each model, through the model's own phase hooks
+    (``_workspace``, ``_forward``, ``_loss_value``, ``_backward``; this tool profiles the backend's internals)."""
     import backprop
     from backprop.datasets import random_batch
 
@@ -159,21 +182,17 @@ def phase_profile(specs: list[tuple[str, dict, int]]) -> pd.DataFrame:
     for name, spec, batch in specs:
         model = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
         Xn, yn = model.prepare_batch(*random_batch(spec, batch, np.random.default_rng(0)))
-        fused_loss = model.loss.fused
-        fused = any(model.fused_sgd)
+        fused = model.any_fused_sgd
         step = _median_time(lambda: model.native_train_step(Xn, yn))
-        ws = model.workspaces[batch]
-        forward = _median_time(lambda: model._forward(Xn, ws, output_activation=not fused_loss))
-        loss = _median_time(lambda: model.loss.value_and_grad(ws.z[-1], ws.output, yn, ws.grad[-1], ws.scratch[-1]))
-        backward = _median_time(lambda: model._backward(Xn, yn, ws, fuse=fused)) - forward - loss
-        grads = model.buffers.flat_grads.copy()
-        optimizer = 0.0 if fused else _median_time(lambda: model.optimizer.step(grads.copy())) - \
-            _median_time(lambda: grads.copy())
-        matrices = model.buffers.augmented_values
-        gemm = sum(_median_time(lambda a=a, w=w: a @ w) for a, w in zip(ws.inputs, matrices))
-        gemm += sum(_median_time(lambda a=a, g=g: a.T @ g) for a, g in zip(ws.inputs, ws.grad))
-        gemm += sum(_median_time(lambda g=g, p=p: g @ p["W"].T) for g, p in zip(ws.grad[1:], model.params[1:]))
-        flops = backprop.as_spec(spec).flops_per_step(batch)
+        spaces = model._workspace(batch)
+        forward = _median_time(lambda: model._forward(Xn, spaces))
+        output = model._forward(Xn, spaces)
+        loss = _median_time(lambda: model._loss_value(output, yn, spaces[-1]))
+        backward = _median_time(lambda: model._backward(Xn, yn, spaces, fused, None)) - forward - loss
+        grads = model.buffers.flat_grads
+        optimizer = 0.0 if fused else _median_time(lambda: model.optimizer.step(grads))
+        gemm = dense_gemms(spec, batch)
+        flops = backprop_spec(spec).flops_per_step(batch)
         rows.append({"model": name, "batch": batch, "optimizer": spec["optimizer"]["name"],
                      "step µs": step * 1e6, "forward µs": forward * 1e6, "loss µs": loss * 1e6,
                      "backward µs": backward * 1e6,
