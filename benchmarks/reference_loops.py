@@ -3,24 +3,25 @@
 Each loop is what a user would write by hand from the framework's own documentation, in the same execution mode as
 a suite mode (DESIGN.md section 5, "References like for like"):
 
-| label | loop | suite mode it is compared with |
+| label | loop | compared with |
 |---|---|---|
-| ``torch-minimal:eager`` | ``nn.Sequential`` + ``torch.optim`` with its default implementation | torch:eager (idiomatic) |
-| ``torch-minimal:eager-fused`` | the same with ``fused=True``, the suite's optimizer implementation | torch:eager (like for like) |
+| ``torch-minimal:eager`` | ``nn.Sequential`` + ``torch.optim``, default implementation | torch:eager (idiomatic) |
+| ``torch-minimal:eager-fused`` | the same with ``fused=True``, as the suite | torch:eager (like for like) |
 | ``torch-minimal:compile`` | ``torch.compile(net)`` + fused ``torch.optim`` | torch:compile |
-| ``tensorflow-minimal:eager`` | Keras ``Sequential``, ``tf.GradientTape``, a Keras optimizer, no ``tf.function`` | tensorflow:eager |
+| ``tensorflow-minimal:eager`` | Keras ``Sequential``, ``tf.GradientTape``, Keras optimizer | tensorflow:eager |
 | ``tensorflow-minimal:function`` | the same step in ``tf.function`` | tensorflow:function |
 | ``tensorflow-minimal:xla`` | the same step in ``tf.function(jit_compile=True)`` | tensorflow:xla |
 | ``jax-minimal:jit`` | a ``jax.jit`` step with optax, no donation | jax:jit (idiomatic) |
-| ``jax-minimal:jit-donate`` | the same with ``donate_argnums``, as the suite's step | jax:jit (like for like) |
+| ``jax-minimal:jit-donate`` | the same with ``donate_argnums``, as the suite | jax:jit (like for like) |
 
 The loops build dense, conv2d, max/avg pooling and flatten layers (:func:`supports` says which specs they take:
 pooling whose "same" padding pads nothing, and sgd, momentum or adam without weight decay or schedule), load the
 suite's seeded initial weights, so their final losses are comparable, and use the framework's own optimizer
 objects. Images are NHWC as in the suite (DESIGN.md section 6); the torch loops take them as NCHW, as torch's
-tutorials do, converted off the clock by ``prepare_batch``. The suite's TensorFlow optimizers are TF ops on purpose (Keras' formulas differ from the
-spec, DESIGN.md section 2), so the TensorFlow loops are Keras' idiomatic loop, and Keras' Adam (ε-hat) drifts
-slightly from the spec's by design. No loop has the suite's non-finite guard: that is the point of a minimal loop.
+tutorials do, converted off the clock by ``prepare_batch``. The suite's TensorFlow optimizers are TF ops on
+purpose (Keras' formulas differ from the spec, DESIGN.md section 2), so the TensorFlow loops are Keras' idiomatic
+loop, and Keras' Adam (ε-hat) drifts slightly from the spec's by design. No loop has the suite's non-finite
+guard: that is the point of a minimal loop.
 
 :func:`build_reference` returns a :class:`ReferenceLoop` with the calls the harness uses on a suite model:
 ``prepare_batch(X, y)``, ``train_step(Xn, yn)`` (a native loss) and ``logits(Xn)``.

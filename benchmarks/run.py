@@ -1,4 +1,4 @@
-"""``python -m benchmarks.run``: run every cell of a sweep in R fresh subprocesses, round by round, and write the report.
+"""``python -m benchmarks.run``: run every cell of a sweep in R fresh processes, round by round; write the report.
 
 Examples::
 

@@ -34,7 +34,8 @@ def public_section(folder: Folder) -> list[str]:
     if ratios.empty:
         return []
     table = pd.DataFrame({"model": ratios["model"], "label": ratios["label"],
-                          "native step (µs)": ratios["native_s"] * 1e6, "public train_step (µs)": ratios["public_s"] * 1e6,
+                          "native step (µs)": ratios["native_s"] * 1e6,
+                          "public train_step (µs)": ratios["public_s"] * 1e6,
                           "extra per call (µs)": (ratios["public_s"] - ratios["native_s"]) * 1e6,
                           "public ÷ native [95 %]": [r.text() for r in ratios["ratio"]]})
     return ["## Library users' cost: the public `model.train_step(X, y)`\n",
@@ -53,7 +54,7 @@ def compile_section(models: pd.DataFrame) -> list[str]:
 def loss_agreement(steps: pd.DataFrame) -> pd.DataFrame:
     """Final loss of each cell vs numpy:eager's for the same model, batch, threads and dtype.
 
-    Marked ✓ when ``|a − b| ≤ atol·max(1, |b|) + rtol·|b|`` with the trajectory tolerance of DESIGN.md section 4.
+    Marked ✓ when ``|a − b| ≤ atol·max(1, |b|) + rtol·|b|``, the trajectory tolerance of DESIGN.md section 4.
     """
     reference = steps[steps["label"] == "numpy:eager"]
     ref = reference.set_index(["model", "batch_size", "threads", "dtype"])["final_loss"]

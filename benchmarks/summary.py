@@ -63,7 +63,8 @@ def summary_lines(folder: Folder) -> list[str]:
     lines = ["## Benchmark results\n",
              f"`{env.get('command', 'python -m benchmarks.run')}` ({settings.get('sweep', '?')} sweep: "
              f"{settings.get('cells', '?')} cells × {rounds} fresh processes each, interleaved round by round; "
-             f"{env.get('wall_s', '?')} s; {_bold_if_dirty(env)}) produced [reports/benchmark.md](reports/benchmark.md). "
+             f"{env.get('wall_s', '?')} s; {_bold_if_dirty(env)}) produced "
+             "[reports/benchmark.md](reports/benchmark.md). "
              f"A cell's time is the median of its {rounds} process medians; a ratio's 95 % interval comes from a "
              "bootstrap over processes and, within each, its timed blocks (`benchmarks/stats.py`). A label wins a "
              "row only when every other label's interval lies above 1× its time; otherwise the row is a tie.\n"]
