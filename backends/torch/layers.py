@@ -17,7 +17,18 @@ torch computes images as NCHW and stores conv weights as OIHW; the suite's data 
   only to torch's own symmetric padding);
 - flatten: :class:`FlattenHWC` permutes back to (N, H, W, C) before flattening, so the dense layer after it sees
   the suite's (h, w, c) order and takes the suite's weights as they are;
-- dense: ``nn.Linear``; weight (units, fan_in) = Wᵀ.
+- dense: ``nn.Linear``; weight (units, fan_in) = Wᵀ;
+- batch_norm: ``nn.BatchNorm1d`` on a vector (N, C), ``nn.BatchNorm2d`` on an image (per channel over N, H, W of the
+  channels_last NCHW tensor), in the model dtype with the layer's ``momentum`` and ``eps``. torch's conventions are
+  the spec's: training normalizes with the batch mean and biased variance, y = γ·(x − μ)/√(σ² + eps) + β, and moves
+  running ← (1 − momentum)·running + momentum·batch with the unbiased (m − 1) variance; eval mode uses the running
+  statistics. gamma, beta, running_mean and running_var are torch's ``weight``, ``bias``, ``running_mean``,
+  ``running_var`` as they are, all (C,). torch's ``num_batches_tracked`` buffer only serves ``momentum=None`` (a
+  cumulative average, which the spec never asks for): it is removed, so a training forward changes nothing but the
+  two running statistics (torch's forward skips it when it is None);
+- dropout: :class:`Dropout`, inverted dropout as a multiply by a given mask (see there).
+
+:class:`Network` chains the modules and hands each dropout module its mask: ``network(x, masks)``.
 
 Linear and conv layers are built with ``skip_init``: the suite's parameters are copied in afterwards, so torch's own
 U(±1/√fan_in) init (and a draw from torch's global generator) is skipped.
@@ -31,8 +42,8 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
-from backprop.spec import (Conv2DLayer, DenseLayer, FlattenLayer, Layer, MaxPool2DLayer, NetworkSpec,
-                           conv_output_size, same_padding)
+from backprop.spec import (BatchNormLayer, Conv2DLayer, DenseLayer, DropoutLayer, FlattenLayer, Layer,
+                           MaxPool2DLayer, NetworkSpec, conv_output_size, same_padding)
 
 from .activations import make_activation
 
@@ -66,10 +77,57 @@ class RealElements(nn.Module):
         return x * self.scale
 
 
-def torch_modules(spec: NetworkSpec, dtype: torch.dtype) -> tuple[list[nn.Module], list[dict[str, nn.Parameter]],
+class Dropout(nn.Dropout):
+    """torch's ``nn.Dropout`` module (its ``p``, its train/eval switch) applying a given mask: in training,
+    out = x ⊙ m with m = 0 or 1/(1 − p) (a mask is required); in eval mode, out = x (the mask is ignored).
+
+    The mask comes from outside because ``F.dropout`` (what ``nn.Dropout`` calls) draws from torch's global
+    generator and takes no generator of its own. Masks are in the suite's layout (N, *input shape); an image mask
+    (N, H, W, C) is permuted to the NCHW view of the activations (a channels_last view, no copy). :meth:`draw` makes
+    a native mask with the ops ``F.dropout`` runs on the CPU (``bernoulli_(1 − p)`` on an empty tensor, then
+    ``div_(1 − p)``), from a ``torch.Generator`` the model owns.
+    """
+
+    def __init__(self, rate: float, shape: tuple[int, ...]):
+        super().__init__(rate)
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.training:
+            return x
+        return x * (mask.permute(0, 3, 1, 2) if mask.dim() == 4 else mask)
+
+    def draw(self, n: int, dtype: torch.dtype, generator: torch.Generator) -> torch.Tensor:
+        """A native mask for a batch of ``n``, in the suite's layout: each element 1/(1 − p) with probability
+        1 − p, else 0."""
+        keep = 1.0 - self.p
+        return torch.empty((n, *self.shape), dtype=dtype).bernoulli_(keep, generator=generator).div_(keep)
+
+
+class Network(nn.Module):
+    """The modules in order; ``forward(x, masks)`` gives the k-th :class:`Dropout` module the k-th mask (the order of
+    ``spec.dropout_layers``). ``masks`` may be None in eval mode, where dropout is the identity."""
+
+    def __init__(self, modules: list[nn.Module]):
+        super().__init__()
+        self.stack = nn.ModuleList(modules)
+
+    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> torch.Tensor:
+        slot = 0
+        for module in self.stack:
+            if isinstance(module, Dropout):
+                x = module(x, None if masks is None else masks[slot])
+                slot += 1
+            else:
+                x = module(x)
+        return x
+
+
+def torch_modules(spec: NetworkSpec, dtype: torch.dtype) -> tuple[list[nn.Module], list[dict[str, torch.Tensor]],
                                                                   nn.Module | None]:
-    """The modules of ``spec`` in order, each spec layer's parameters by the suite's names, and the output
-    activation that a loss computed from logits leaves to ``predict``."""
+    """The modules of ``spec`` in order, each spec layer's parameters by the suite's names (batch_norm's running
+    statistics included: buffers, not ``nn.Parameter``), and the output activation that a loss computed from logits
+    leaves to ``predict``."""
     modules: list[nn.Module] = [ToNCHW()] if len(spec.input_shape) == 3 else []
     params, output_activation = [], None
     for index, (layer, shape) in enumerate(zip(spec.layers, spec.input_shapes)):
@@ -94,12 +152,20 @@ def _padding(shape, window, strides) -> tuple[int, int, int, int]:
     return left, right, top, bottom
 
 
-def _modules(layer: Layer, shape, dtype: torch.dtype) -> tuple[list[nn.Module], dict[str, nn.Parameter]]:
+def _modules(layer: Layer, shape, dtype: torch.dtype) -> tuple[list[nn.Module], dict[str, torch.Tensor]]:
     if isinstance(layer, DenseLayer):
         linear = skip_init(nn.Linear, shape[0], layer.units, dtype=dtype)
         return [linear], {"W": linear.weight, "b": linear.bias}
     if isinstance(layer, FlattenLayer):
         return [FlattenHWC()], {}
+    if isinstance(layer, DropoutLayer):
+        return [Dropout(layer.rate, shape)], {}
+    if isinstance(layer, BatchNormLayer):
+        norm = (nn.BatchNorm1d if len(shape) == 1 else nn.BatchNorm2d)(shape[-1], eps=layer.eps,
+                                                                        momentum=layer.momentum, dtype=dtype)
+        norm.register_buffer("num_batches_tracked", None)
+        return [norm], {"gamma": norm.weight, "beta": norm.bias, "running_mean": norm.running_mean,
+                        "running_var": norm.running_var}
     pads = _padding(shape, getattr(layer, "kernel_size", getattr(layer, "pool_size", None)), layer.strides) \
         if layer.padding == "same" else (0, 0, 0, 0)
     left, right, top, bottom = pads
