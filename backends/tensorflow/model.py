@@ -1,12 +1,24 @@
-"""The TensorFlow model: a Keras 3 ``Sequential`` of the spec's layers (:mod:`.layers`), ``tf.GradientTape``, and
-the spec's optimizer as TF variable updates.
+"""The TensorFlow model: the spec's Keras 3 layers called one by one (:class:`.layers.Network`),
+``tf.GradientTape``, and the spec's optimizer as TF variable updates.
 
-Forward, a_0 = X (N, input_dim) or (N, H, W, C): each Keras layer in turn. Keras' kernels are the suite's own layout
-(dense (fan_in, units), conv2d (kh, kw, C_in, filters)), so parameters are copied in and out as they are, reshaped
-only where Keras keeps a different shape (a conv prelu's alpha, (1, 1, filters)). When the loss is computed from
-logits (cross_entropy, binary_cross_entropy) the network ends at the logits z_L and ``predict`` applies
-softmax/sigmoid after it. Every layer, loss and variable is in the model dtype (see :mod:`.activations` and
-:mod:`.losses` for the Keras defaults that would otherwise downcast a float64 model to float32).
+Forward, a_0 = X (N, input_dim) or (N, H, W, C): each Keras layer in turn, dropout and batch_norm with ``training``
+passed explicitly (Keras would otherwise run them in inference mode inside a custom loop). Keras' kernels are the
+suite's own layout (dense (fan_in, units), conv2d (kh, kw, C_in, filters)), so parameters are copied in and out as
+they are, reshaped only where Keras keeps a different shape (a conv prelu's alpha, (1, 1, filters)); batch_norm's
+running_mean and running_var are Keras' moving_mean and moving_variance, parameters without gradients
+(``spec.trainable_shapes()``). When the loss is computed from logits (cross_entropy, binary_cross_entropy) the
+network ends at the logits z_L and ``predict`` applies softmax/sigmoid after it. Every layer, loss and variable is in
+the model dtype (see :mod:`.activations` and :mod:`.losses` for the Keras defaults that would otherwise downcast a
+float64 model to float32).
+
+Training (``_loss_and_grads``, ``_train_step``) runs in training mode: the suite's dropout masks (a list of
+tensors, empty when Keras draws its own or there is no dropout) are arguments of the compiled step, and batch_norm
+normalizes with the batch's statistics. Its moving statistics are collected, not assigned, during the forward pass
+(:meth:`.layers.Network.training_call`): ``_loss_and_grads`` drops them, ``_train_step`` assigns them inside the
+guarded update, so a step rejected for a non-finite loss or gradient changes nothing (parameters, optimizer slots,
+step count, moving statistics). With ``dropout_rng: "native"`` Keras' seeded dropout generators advance once per
+training call, applied or not, as the suite's own mask generator does. Inference (``predict``, ``evaluate``) uses
+the moving statistics and no dropout.
 
 Modes: "function" (default) wraps the whole train step (forward, tape, gradient, guarded update) in one
 ``tf.function``; "xla" the same with ``jit_compile=True``; "eager" runs the same Python code op by op. The train
@@ -20,23 +32,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from backprop.model import Model as BaseModel, Params
 
 from .activations import make_activation
-from .layers import keras_layers, layer_variables
+from .layers import Network
 from .losses import make_loss
 from .optimizers import make_optimizer, update_if_finite
-
-
-def build_network(spec, dtype: str) -> tuple[keras.Sequential, list[dict[str, keras.Variable]]]:
-    """The Keras network for ``spec`` and, per spec layer, its variables by the suite's names."""
-    layers, owners = keras_layers(spec, dtype)
-    network = keras.Sequential([keras.Input(spec.input_shape, dtype=dtype), *layers])
-    return network, [layer_variables(main, after) for main, after in owners]
 
 
 class Model(BaseModel):
@@ -44,11 +48,13 @@ class Model(BaseModel):
 
     def _setup(self, params: Params) -> None:
         dtype = self.dtype.name
-        self._network, self._layer_variables = build_network(self.spec, dtype)
-        self._variables = [variable for layer in self._layer_variables for variable in layer.values()]
+        self._network = Network(self.spec, dtype, self.seed)
+        self._layer_variables = self._network.variables
+        self._trainable = [layer[key] for layer, shapes in zip(self._layer_variables, self.spec.trainable_shapes())
+                           for key in shapes]
         self._write_params(params)
         self._loss_object = make_loss(self.spec.loss, dtype)
-        self._optimizer = make_optimizer(self._variables, self.spec.optimizer)
+        self._optimizer = make_optimizer(self._trainable, self.spec.optimizer)
         self._output_activation = make_activation(self.spec.layers[-1], dtype) if self.spec.loss_from_logits \
             else None
         self._value_and_grads_fn = self._compiled(self._value_and_grads)
@@ -73,23 +79,32 @@ class Model(BaseModel):
 
         return tf.function(function, input_signature=signature, autograph=False, jit_compile=self.mode == "xla")
 
-    def _value_and_grads(self, X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        """Loss L (scalar) and dL/dv for every variable, in ``self._variables`` order."""
+    def _training_loss(self, X: tf.Tensor, y: tf.Tensor, masks: list[tf.Tensor]):
+        """Loss L in training mode, dL/dv for every trainable variable (``self._trainable`` order), and the
+        batch_norm moving statistics' new values, not yet applied."""
         with tf.GradientTape() as tape:
-            loss = self._loss_object(y, self._network(X))
-        return loss, tape.gradient(loss, self._variables)
+            output, statistics = self._network.training_call(X, masks)
+            loss = self._loss_object(y, output)
+        return loss, tape.gradient(loss, self._trainable), statistics
 
-    def _step(self, X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        """One guarded optimizer step; returns the pre-update loss, or a non-finite value if it was skipped."""
-        loss, grads = self._value_and_grads(X, y)
-        return update_if_finite(self._optimizer, loss, grads)
+    def _value_and_grads(self, X: tf.Tensor, y: tf.Tensor, masks: list[tf.Tensor]
+                         ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """Loss and gradients in training mode; the moving statistics are left as they are."""
+        loss, grads, _ = self._training_loss(X, y, masks)
+        return loss, grads
+
+    def _step(self, X: tf.Tensor, y: tf.Tensor, masks: list[tf.Tensor]) -> tf.Tensor:
+        """One guarded optimizer step, moving statistics included; returns the pre-update loss, or a non-finite
+        value if it was skipped."""
+        loss, grads, statistics = self._training_loss(X, y, masks)
+        return update_if_finite(self._optimizer, loss, grads, statistics)
 
     def _inference_loss(self, X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        return self._loss_object(y, self._network(X))
+        return self._loss_object(y, self._network(X, training=False))
 
     def _outputs(self, X: tf.Tensor) -> tf.Tensor:
         """Output-layer activations (N, k): softmax/sigmoid applied to the logits for from-logits losses."""
-        output = self._network(X)
+        output = self._network(X, training=False)
         return output if self._output_activation is None else self._output_activation(output)
 
     def _read_params(self) -> Params:
@@ -105,7 +120,10 @@ class Model(BaseModel):
         return tf.convert_to_tensor(array)
 
     def _state_variables(self) -> list[tf.Variable]:
-        return [*self._variables, *self._optimizer.state_variables]
+        """Everything a snapshot holds: every parameter (moving statistics included), the optimizer's slots and
+        step count, and Keras' dropout seed generators (``dropout_rng: "native"``)."""
+        parameters = [variable for layer in self._layer_variables for variable in layer.values()]
+        return [*parameters, *self._optimizer.state_variables, *self._network.seeds]
 
     def _snapshot(self) -> dict:
         """Every variable's value, read in one ``tf.function`` call (reading each variable eagerly is one op
@@ -120,13 +138,13 @@ class Model(BaseModel):
             variable.assign(value)
 
     def _loss_and_grads(self, X: tf.Tensor, y: tf.Tensor, masks) -> tuple[float, Params]:
-        loss, grads = self._value_and_grads_fn(X, y)
+        loss, grads = self._value_and_grads_fn(X, y, masks or [])
         flat = iter(grads)
-        return float(loss), [{key: next(flat).numpy().reshape(shapes[key]) for key in layer}
-                             for layer, shapes in zip(self._layer_variables, self.spec.param_shapes())]
+        return float(loss), [{key: next(flat).numpy().reshape(shape) for key, shape in shapes.items()}
+                             for shapes in self.spec.trainable_shapes()]
 
     def _train_step(self, X: tf.Tensor, y: tf.Tensor, masks) -> tf.Tensor:
-        return self._train_step_fn(X, y)
+        return self._train_step_fn(X, y, masks or [])
 
     def _predict(self, X: tf.Tensor) -> np.ndarray:
         return self._predict_fn(X).numpy()
