@@ -205,8 +205,10 @@ def test_a_model_trained_on_numpy_predicts_the_same_everywhere_after_set_params(
 @adapters
 def test_every_mode_follows_the_numpy_trajectory_with_training_layers(backend):
     """Every execution mode of the adapter (torch eager and compile; TF function, eager and xla; JAX jit), with
-    dropout, batch_norm and a scheduled AdamW."""
-    spec = {**TRAINING_LAYERS, "optimizer": OPTIMIZER_CASES["adamw-cosine"]}
+    dropout, batch_norm and a scheduled AdamW, in float32 on the smooth network: on the relu/max-pool one a gradient
+    element of 2.6e-7 is below float32 noise in every implementation, and AdamW's first step, lr·g/(|g| + ε),
+    moves it by ±lr with the noise's sign."""
+    spec = {**SMOOTH_TRAINING_LAYERS, "optimizer": OPTIMIZER_CASES["adamw-cosine"]}
     X, y = random_batch(spec, 24, np.random.default_rng(6))
     tolerance = TOLERANCES[("trajectory", "float32")]
     reference = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
