@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from backprop.errors import SpecError
 from backprop.model import Model as BaseModel, Params
 
 from .activations import make_activation
@@ -136,6 +137,32 @@ class Model(BaseModel):
     def _restore(self, snapshot: dict) -> None:
         for variable, value in zip(self._state_variables(), snapshot["variables"]):
             variable.assign(value)
+
+    def _spec_optimizer(self):
+        """The spec-formula optimizer, whose slots are the suite's own; Keras' native ones are refused."""
+        if self.spec.optimizer.native:
+            raise SpecError(f"optimizer.native: Keras' own {self.spec.optimizer.name} keeps Keras' slots, not the "
+                               "suite's textbook ones (DESIGN.md section 7), so its state cannot be read or written in "
+                               "the suite's form; use native: false to save or move the model's optimizer state")
+        return self._optimizer
+
+    def _read_optimizer_state(self) -> dict:
+        optimizer = self._spec_optimizer()
+        shapes = self.spec.trainable_shapes()
+        slots = {}
+        for name, variables in optimizer.slots.items():
+            flat = iter(variables)
+            slots[name] = [{key: np.array(next(flat).numpy(), copy=True).reshape(shape) for key, shape in layer.items()}
+                           for layer in shapes]
+        return {"step": int(optimizer.iterations.numpy()), "slots": slots}
+
+    def _write_optimizer_state(self, state: dict) -> None:
+        optimizer = self._spec_optimizer()
+        for name, variables in optimizer.slots.items():
+            values = (value for layer in state["slots"][name] for value in layer.values())
+            for variable, value in zip(variables, values):
+                variable.assign(np.reshape(value, variable.shape))
+        optimizer.iterations.assign(state["step"])
 
     def _loss_and_grads(self, X: tf.Tensor, y: tf.Tensor, masks) -> tuple[float, Params]:
         loss, grads = self._value_and_grads_fn(X, y, masks or [])

@@ -65,11 +65,12 @@ import torch
 from torch import nn
 
 from backprop.model import MASK_STREAM, Model as BaseModel, Params
+from backprop.optimizer_state import slot_names
 from backprop.spec import NetworkSpec
 
 from .layers import TO_SUITE, Dropout, Network, torch_modules
 from .losses import LOSSES
-from .optimizers import make_optimizer, make_schedule
+from .optimizers import COUNTS_PER_PARAMETER, TORCH_SLOTS, make_optimizer, make_schedule
 
 Masks = list[torch.Tensor] | None
 
@@ -111,6 +112,7 @@ class Model(BaseModel):
         self.optimizer = make_optimizer(self.flat_params, self.spec.optimizer)
         self.schedule = make_schedule(self.optimizer, self.spec.optimizer)
         self.found_non_finite, self.unit_scale = torch.zeros(1, dtype=torch.float32), torch.ones(1)
+        self.applied_steps = 0
         self.first_batch: int | None = None
         self.compiled = (torch.compile(self._objective, fullgraph=True, dynamic=False, isolate_recompiles=True)
                          if self.mode == "compile" else None)
@@ -154,18 +156,56 @@ class Model(BaseModel):
             return torch.from_numpy(array if array.flags.writeable else array.copy())
 
     def _snapshot(self) -> dict:
-        return {"params": self._read_params(), "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+        return {"params": self._read_params(), "applied_steps": self.applied_steps,
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()),
                 "schedule": None if self.schedule is None else copy.deepcopy(self.schedule.state_dict()),
                 "generator": None if self.generator is None else self.generator.get_state().numpy().copy()}
 
     def _restore(self, snapshot: dict) -> None:
         with torch.inference_mode(False):
             self._write_params(snapshot["params"])
+            self.applied_steps = snapshot["applied_steps"]
             self.optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
             if self.schedule is not None:
                 self.schedule.load_state_dict(copy.deepcopy(snapshot["schedule"]))
             if self.generator is not None:
                 self.generator.set_state(torch.from_numpy(snapshot["generator"].copy()))
+
+    def _read_optimizer_state(self) -> dict:
+        """torch's per-parameter state under the suite's slot names (:data:`.optimizers.TORCH_SLOTS`), in the
+        suite's layout; a slot torch has not created yet (before the first step) is zeros."""
+        state = self.optimizer.state
+        slots = {name: [{key: np.ascontiguousarray(self._suite_layout(
+                            index, key, state.get(p, {}).get(TORCH_SLOTS[name], torch.zeros_like(p)))).copy()
+                         for key, p in layer.items()} for index, layer in enumerate(self.trainable)]
+                 for name in slot_names(self.spec.optimizer)}
+        return {"step": self.applied_steps, "slots": slots}
+
+    def _write_optimizer_state(self, state: dict) -> None:
+        """The slots as torch's per-parameter state (tensors shaped and strided like their parameters, torch's
+        float32 ``step`` where the optimizer counts per parameter) through ``load_state_dict``, and the schedule
+        moved to the same step."""
+        step = state["step"]
+        per_param = [{} for _ in self.flat_params]
+        for name, layers in state["slots"].items():
+            flat = iter(per_param)
+            for index, layer in enumerate(self.trainable):
+                for key, p in layer.items():
+                    axes = TO_SUITE.get((self.spec.layers[index].type, key))
+                    value = layers[index][key]
+                    next(flat)[TORCH_SLOTS[name]] = torch.empty_like(p).copy_(
+                        torch.from_numpy(value.transpose(np.argsort(axes)) if axes else value))
+        if self.spec.optimizer.name in COUNTS_PER_PARAMETER:
+            for entry in per_param:
+                entry["step"] = torch.tensor(float(step), dtype=torch.float32)
+        with torch.inference_mode(False):
+            self.optimizer.load_state_dict({**self.optimizer.state_dict(), "state": dict(enumerate(per_param))})
+            if self.schedule is not None:
+                lr = float(self.spec.optimizer.lr) * self.spec.optimizer.schedule.factor(step)
+                self.schedule.load_state_dict({**self.schedule.state_dict(), "last_epoch": step, "_last_lr": [lr]})
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+        self.applied_steps = step
 
     def _train_mode(self, training: bool) -> None:
         """Put the network in torch's training or eval mode, if it is not already there."""
@@ -216,6 +256,7 @@ class Model(BaseModel):
                     self.optimizer.step()
                     if self.schedule is not None:
                         self.schedule.step()
+                    self.applied_steps += 1
                     applied = True
                     return loss.detach()
                 return torch.full_like(loss, math.nan) if finite_loss else loss.detach()

@@ -35,6 +35,11 @@ factor function (it keeps only a callable object's ``__dict__``); a restored mod
 betas and rho, every other argument (ε, weight decay, centered, the accumulator's start and the implementation
 choice) left at torch's default; a schedule still applies.
 
+The suite's optimizer state (``get_optimizer_state``) is torch's per-parameter state under the suite's slot names
+(:data:`TORCH_SLOTS`: momentum_buffer is the velocity, exp_avg and exp_avg_sq are Adam's m and v); the step is the
+model's count of applied updates, which torch's Adam, RMSprop and Adagrad also keep per parameter and LambdaLR as
+``last_epoch``.
+
 Hyperparameters are passed as Python floats and slots (momentum buffers, m, v, square averages, sums) are
 allocated like their parameters, so they stay in the model dtype. The step counters are torch's own float32
 scalars; they are counts, not slots.
@@ -52,6 +57,11 @@ TORCH_NAMES = {"eps": "eps", "weight_decay": "weight_decay", "centered": "center
                "initial_accumulator": "initial_accumulator_value"}
 # torch's optimizers without a fused CPU kernel (torch 2.13).
 UNFUSED = ("rmsprop",)
+# torch's per-parameter state key of each of the suite's slots (backprop.optimizer_state).
+TORCH_SLOTS = {"velocity": "momentum_buffer", "m": "exp_avg", "v": "exp_avg_sq", "square_avg": "square_avg",
+               "grad_avg": "grad_avg", "momentum_buffer": "momentum_buffer", "sum": "sum"}
+# The optimizers whose per-parameter state holds torch's own step count (SGD keeps none).
+COUNTS_PER_PARAMETER = ("adam", "adamw", "rmsprop", "adagrad")
 
 
 def make_optimizer(params: list[nn.Parameter], config: OptimizerSpec) -> torch.optim.Optimizer:
