@@ -39,8 +39,8 @@ def torch_models(dtype):
 
     conv = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(4, momentum=0.2, eps=1e-4),
                          nn.MaxPool2d(2), nn.Conv2d(4, 3, (2, 3), stride=(2, 1)), nn.LeakyReLU(0.15),
-                         nn.AvgPool2d(2, stride=1), nn.Flatten(), nn.Dropout(0.3),
-                         nn.Sequential(nn.Linear(3 * 1 * 1, 6), nn.PReLU(6)), nn.Linear(6, 3), nn.Softmax(dim=1))
+                         nn.AvgPool2d((1, 2), stride=1), nn.Flatten(), nn.BatchNorm1d(3 * 2 * 1), nn.Dropout(0.3),
+                         nn.Sequential(nn.Linear(3 * 2 * 1, 6), nn.PReLU(6)), nn.Linear(6, 3), nn.Softmax(dim=1))
     dense = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.BatchNorm1d(7), nn.Identity(), nn.Linear(7, 4),
                           nn.Sigmoid(), nn.Linear(4, 2), nn.Sigmoid())
     return {"conv": (conv.to(dtype), (9, 8, 2)), "dense": (dense.to(dtype), (5,))}

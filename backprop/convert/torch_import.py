@@ -7,7 +7,7 @@ flattened). ``input_shape`` is the suite's: ``(H, W, C)`` for images, ``(d,)`` o
 
 Layouts: torch computes NCHW with OIHW conv weights; the suite NHWC with HWIO kernels, so each conv weight is
 transposed. torch flattens (c, h, w); the suite (h, w, c), so the columns of the first linear layer after a
-flatten of an image are permuted to the suite's order. Padding: 0 or "valid" is valid, and "same" or symmetric
+flatten of an image, and the vectors of a batch_norm between them, are permuted to the suite's order. Padding: 0 or "valid" is valid, and "same" or symmetric
 padding is the suite's "same" only where TensorFlow's rule gives the same padding for this input; anything else
 is refused. Options are carried over exactly: a LeakyReLU's slope, a BatchNorm's momentum and eps (the suite's
 conventions are torch's). A PReLU with one shared α becomes one α per unit, all equal (the same outputs). Anything
@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import SpecError
 from ..spec import same_padding
 from .builder import Builder
+from .layouts import suite_from_torch_order
 
 ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax"}
 
@@ -93,8 +94,7 @@ def _convert(builder: Builder, child, where: str, flattened_image, nn):
             raise SpecError(f"{where}: option bias=False is not supported (every suite layer has a bias)")
         W = _array(child.weight)
         if flattened_image is not None:
-            height, width, channels = flattened_image
-            W = W.reshape(-1, channels, height, width).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
+            W = W[:, suite_from_torch_order(flattened_image)]
         builder.add({"units": child.out_features}, {"W": W.T, "b": _array(child.bias)}, where)
         return None
     if isinstance(child, nn.Conv2d):
@@ -134,9 +134,12 @@ def _convert(builder: Builder, child, where: str, flattened_image, nn):
         _require(where, child, {"affine": True, "track_running_stats": True})
         if child.momentum is None:
             raise SpecError(f"{where}: option momentum=None (a cumulative average) is not supported")
+        order = slice(None) if flattened_image is None or isinstance(child, nn.BatchNorm2d) \
+            else suite_from_torch_order(flattened_image)
         builder.add({"type": "batch_norm", "momentum": float(child.momentum), "eps": float(child.eps)},
-                    {"gamma": _array(child.weight), "beta": _array(child.bias),
-                     "running_mean": _array(child.running_mean), "running_var": _array(child.running_var)}, where)
+                    {"gamma": _array(child.weight)[order], "beta": _array(child.bias)[order],
+                     "running_mean": _array(child.running_mean)[order],
+                     "running_var": _array(child.running_var)[order]}, where)
         return flattened_image
     name = type(child).__name__
     if name in ACTIVATIONS:
