@@ -25,7 +25,7 @@ def with_changes(**changes):
     (with_changes(loss="cross_entropy"), "layers[1].activation", ("softmax",)),
     (with_changes(loss="hinge"), "loss", LOSSES),
     (with_changes(optimizer={"name": "adam", "lr": -0.1}), "optimizer.lr", ()),
-    (with_changes(optimizer={"name": "rmsprop"}), "optimizer.name", OPTIMIZERS),
+    (with_changes(optimizer={"name": "lbfgs"}), "optimizer.name", OPTIMIZERS),
     (with_changes(optimizer={"name": "momentum", "momentum": 1.0}), "optimizer.momentum", ()),
     (with_changes(optimizer={"name": "adam", "lr": float("nan")}), "optimizer.lr", ()),
     (with_changes(optimizer={"name": "sgd", "beta1": 0.9}), "optimizer", ("lr",)),
