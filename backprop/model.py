@@ -28,7 +28,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from .errors import BackendError, DivergenceError
+from .errors import DivergenceError
 from .init import init_params
 from .spec import NetworkSpec, as_spec
 from .validation import batch_bytes, check_features, check_memory, check_params, check_targets, check_training_rows
@@ -110,13 +110,13 @@ class Model(ABC):
     def _loss(self, X: Any, y: Any) -> float:
         """The mean loss on a native batch in inference mode, without computing gradients."""
 
+    @abstractmethod
     def _read_optimizer_state(self) -> dict[str, Any]:
         """The optimizer state in the suite's form (:mod:`backprop.optimizer_state`): step and slots (copies)."""
-        raise BackendError(f"backend: {self.backend!r} cannot export its optimizer state in the suite's form yet")
 
+    @abstractmethod
     def _write_optimizer_state(self, state: dict[str, Any]) -> None:
         """Load a validated state in the suite's form (already fresh copies in the model dtype)."""
-        raise BackendError(f"backend: {self.backend!r} cannot import an optimizer state in the suite's form yet")
 
     @abstractmethod
     def _snapshot(self) -> dict[str, Any]:

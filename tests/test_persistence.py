@@ -127,6 +127,21 @@ def test_keras_native_optimizers_refuse_the_suite_form(backend):
         model.get_optimizer_state()
 
 
+@pytest.mark.parametrize("backend", ["jax"], indirect=True)
+def test_optax_native_rmsprop_momentum_refuses_the_suite_form(backend):
+    """optax's own rmsprop keeps its momentum after the learning rate (buf ← μ·buf + lr_t·g/d); its other native
+    optimizers keep the suite's slots and convert."""
+    native = backprop.build(mlp({**OPTIMIZER_CASES["rmsprop-centered-momentum"], "native": True}), backend,
+                            "float32", seed=0)
+    with pytest.raises(SpecError, match="optimizer.native"):
+        native.get_optimizer_state()
+    adam = backprop.build(mlp({**OPTIMIZER_CASES["adam"], "native": True}), backend, "float32", seed=0)
+    X, y = random_batch(adam.spec, 8, np.random.default_rng(0))
+    adam.train_step(X, y)
+    state = adam.get_optimizer_state()
+    assert state["step"] == 1 and set(state["slots"]) == {"m", "v"}
+
+
 # ----- damaged and foreign files ---------------------------------------------------------------------------------
 
 @pytest.fixture

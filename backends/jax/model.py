@@ -50,7 +50,7 @@ from backprop.model import MASK_STREAM, Model as BaseModel, Params
 from .activations import linear, sigmoid, softmax
 from .layers import layer_functions, native_masks
 from .losses import mean_loss, weighted_mean_loss
-from .optimizers import make_optimizer, update_if_finite
+from .optimizers import make_optimizer, read_state, update_if_finite, write_state
 
 # Applied by predict after the logits when the loss is computed from logits.
 OUTPUT_ACTIVATIONS = {"cross_entropy": softmax, "binary_cross_entropy": sigmoid}
@@ -155,6 +155,16 @@ class Model(BaseModel):
     def to_native(self, array: np.ndarray) -> jax.Array:
         with self._precision():
             return jnp.array(array, dtype=self.dtype)
+
+    def _read_optimizer_state(self) -> dict:
+        """optax's state in the suite's form (:func:`.optimizers.read_state`), as NumPy copies."""
+        state = read_state(self.spec.optimizer, self._opt_state)
+        return {"step": state["step"], "slots": jax.tree_util.tree_map(lambda leaf: np.array(leaf, copy=True),
+                                                                       state["slots"])}
+
+    def _write_optimizer_state(self, state: dict) -> None:
+        with self._precision():
+            self._opt_state = write_state(self.spec.optimizer, self._opt_state, state, self._to_device)
 
     def _snapshot(self) -> dict:
         copied = jax.tree_util.tree_map(lambda leaf: np.array(leaf, copy=True),

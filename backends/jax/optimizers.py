@@ -27,16 +27,21 @@ count of updates, which lives in the optimizer state and moves only when an upda
 :func:`update_if_finite` returns the state as it was), so step t of the spec (the updates applied before it) gets
 lr·factor(t). Slots are ``zeros_like`` / ``full_like`` the parameters, so they keep the model dtype; every constant
 is a weak-typed Python float.
+
+Every optimizer starts with :func:`count_applied_steps`, so the state holds the spec's step t whatever optax itself
+counts; :func:`read_state` and :func:`write_state` translate optax's state to and from the suite's form
+(:mod:`backprop.optimizer_state`) through :data:`SUITE_SLOTS`.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from backprop.errors import SpecError
 from backprop.spec import OptimizerSpec
 
 
@@ -90,9 +95,13 @@ def scale_by_root_sum(initial_accumulator: float, eps: float) -> optax.GradientT
 
 def make_optimizer(config: OptimizerSpec) -> optax.GradientTransformation:
     """The optax transformation of the spec's formula, every hyperparameter taken from ``config`` (see the module
-    docstring); ``config.native`` asks for optax's own default instead (:func:`native_optimizer`)."""
-    if config.native:
-        return native_optimizer(config)
+    docstring); ``config.native`` asks for optax's own default instead (:func:`native_optimizer`). Either comes after
+    :func:`count_applied_steps`."""
+    return optax.chain(count_applied_steps(), native_optimizer(config) if config.native else _formula(config))
+
+
+def _formula(config: OptimizerSpec) -> optax.GradientTransformation:
+    """The spec's formula for ``config`` as optax transformations (see the module docstring)."""
     lr, name = learning_rate(config), config.name
     if name == "adam":
         return optax.adam(lr, b1=float(config.beta1), b2=float(config.beta2), eps=float(config.eps), eps_root=0.0)
@@ -174,3 +183,86 @@ def update_if_finite(optimizer: optax.GradientTransformation, loss, grads, param
         finite = finite & jnp.all(jnp.isfinite(leaf))
     params, opt_state, stats = jax.lax.cond(finite, apply, skip, (grads, params, opt_state, stats, new_stats))
     return params, opt_state, stats, jnp.where(finite | ~loss_finite, loss, jnp.nan)
+
+
+class AppliedStepsState(NamedTuple):
+    """The number of updates applied, the spec's step t."""
+
+    count: jax.Array
+
+
+def count_applied_steps() -> optax.GradientTransformation:
+    """Passes the updates through and counts them: t ← t + 1 (int32). sgd, momentum, rmsprop and adagrad without a
+    schedule keep no count in optax."""
+
+    def init(params):
+        return AppliedStepsState(jnp.zeros([], jnp.int32))
+
+    def update(updates, state, params=None):
+        return updates, AppliedStepsState(state.count + 1)
+
+    return optax.GradientTransformation(init, update)
+
+
+# (optax state class, field) -> the suite's slot; a trace is the momentum's velocity, or rmsprop's momentum buffer.
+SUITE_SLOTS = {("ScaleByAdamState", "mu"): "m", ("ScaleByAdamState", "nu"): "v",
+               ("TraceState", "trace"): "velocity",
+               ("ScaleByRmsState", "nu"): "square_avg",
+               ("ScaleByRStdDevState", "mu"): "grad_avg", ("ScaleByRStdDevState", "nu"): "square_avg",
+               ("ScaleByRootSumState", "sum_of_squares"): "sum", ("ScaleByRssState", "sum_of_squares"): "sum"}
+# Fields that count updates: each equals the applied steps t in a state the suite writes.
+COUNTS = {("AppliedStepsState", "count"), ("ScaleByAdamState", "count"), ("ScaleByScheduleState", "count")}
+
+
+def _slot(config: OptimizerSpec, key: tuple[str, str]) -> str:
+    slot = SUITE_SLOTS[key]
+    return "momentum_buffer" if slot == "velocity" and config.name == "rmsprop" else slot
+
+
+def _rebuilt(node: Any, visit) -> Any:
+    """``node`` (optax's nested tuples of state NamedTuples) with each field in :data:`SUITE_SLOTS` or
+    :data:`COUNTS` replaced by ``visit((class name, field), value)``."""
+    if isinstance(node, tuple) and hasattr(node, "_fields"):
+        values = {}
+        for field in node._fields:
+            key, value = (type(node).__name__, field), getattr(node, field)
+            values[field] = visit(key, value) if key in SUITE_SLOTS or key in COUNTS else _rebuilt(value, visit)
+        return type(node)(**values)
+    if isinstance(node, tuple):
+        return tuple(_rebuilt(item, visit) for item in node)
+    return node
+
+
+def _check_convertible(config: OptimizerSpec) -> None:
+    if config.native and config.name == "rmsprop" and config.momentum > 0:
+        raise SpecError("optimizer.native: optax's own rmsprop keeps its momentum after the learning rate "
+                        "(buf ← μ·buf + lr_t·g/d), so its state has no suite form; use native: false to save or "
+                        "move this optimizer's state")
+
+
+def read_state(config: OptimizerSpec, opt_state: Any) -> dict[str, Any]:
+    """optax's ``opt_state`` in the suite's form: ``{"step": t, "slots": {slot: pytree}}`` (device arrays)."""
+    _check_convertible(config)
+    found: dict[str, Any] = {"slots": {}}
+
+    def visit(key, value):
+        if key == ("AppliedStepsState", "count"):
+            found["step"] = int(value)
+        elif key in SUITE_SLOTS:
+            found["slots"][_slot(config, key)] = value
+        return value
+
+    _rebuilt(opt_state, visit)
+    return found
+
+
+def write_state(config: OptimizerSpec, opt_state: Any, state: dict[str, Any], to_device) -> Any:
+    """``opt_state`` with the suite-form ``state``'s slots (through ``to_device``) and every count set to its step."""
+    _check_convertible(config)
+
+    def visit(key, value):
+        if key in COUNTS:
+            return jnp.asarray(state["step"], dtype=value.dtype)
+        return to_device(state["slots"][_slot(config, key)])
+
+    return _rebuilt(opt_state, visit)
