@@ -22,18 +22,20 @@ from .tables import markdown, plain_pivot, ranked_table
 
 
 def provenance(env: dict) -> list[str]:
-    """The provenance lines; a run that is not from a clean, unchanged tree says so first and in bold."""
+    """The provenance lines: a warning first, in bold, for a run that is not from a clean, unchanged tree, and a
+    note for an interrupted one; a committed run's provenance bullet."""
     start, end = env.get("git", {}), env.get("git_at_end", {})
-    if is_committed(env):
-        return [f"- Provenance: {provenance_line(env)}."]
-    lines = [f"> **⚠ Not a committed run.** This is {provenance_line(env)}. These numbers describe that commit plus "
-             "the changes listed in `environment.json` (`git.changed`), not the commit alone."]
+    committed = is_committed(env)
+    warnings = [] if committed else [
+        f"> **⚠ Not a committed run.** This is {provenance_line(env)}. These numbers describe that commit plus the "
+        "changes listed in `environment.json` (`git.changed`), not the commit alone."]
     if end and (end.get("commit") != start.get("commit") or end.get("changed") != start.get("changed")):
-        lines.append(f"> The tree also changed during the run (at the end: git {str(end.get('commit'))[:10]}, "
-                     f"{len(end.get('changed', []))} changed path(s)).")
+        warnings.append(f"> The tree also changed during the run (at the end: git {str(end.get('commit'))[:10]}, "
+                        f"{len(end.get('changed', []))} changed path(s)).")
     if env.get("interrupted"):
-        lines.append("> The run was interrupted: some cells are missing or have fewer processes.")
-    return [*lines, ""]
+        warnings.append("> The run was interrupted: some cells are missing or have fewer processes.")
+    return [*warnings, *([""] if warnings else []),
+            *([f"- Provenance: {provenance_line(env)}."] if committed else [])]
 
 
 def header(folder: Folder) -> list[str]:

@@ -314,6 +314,8 @@ def test_provenance_ignores_the_output_folder_and_a_dirty_run_says_so(tmp_path):
     dirty = provenance({"git": {"commit": "abc", "clean": False, "changed": ["x.py"]}})
     assert dirty[0].startswith("> **⚠ Not a committed run.**") and "x.py" in dirty[0]
     assert provenance(clean) == ["- Provenance: a committed run: git abc, clean tree."]
+    interrupted = provenance({**clean, "interrupted": True})
+    assert interrupted[0].startswith("> The run was interrupted") and interrupted[-1].startswith("- Provenance")
 
 
 # ----- performance targets ------------------------------------------------------------------------------------------
