@@ -69,7 +69,7 @@ def _epochs(model: Model, X: np.ndarray, y: np.ndarray, epochs: int, batch_size:
         total = 0.0
         for step, start in enumerate(range(0, X.shape[0], batch_size), start=1):
             index = order[start:start + batch_size]
-            Xn, yn = model.to_native(X[index]), model.to_native(y[index])
+            Xn, yn = model.native_array(X[index]), model.native_array(y[index])
             with model._lock:
                 loss = float(model._train_step(Xn, yn, model._masks(Xn)))
                 if not math.isfinite(loss) and not all_finite(model._read_params()):

@@ -82,8 +82,12 @@ class Model(ABC):
         """Load validated NumPy ``params`` (already fresh copies); optimizer state is kept."""
 
     @abstractmethod
-    def to_native(self, array: np.ndarray) -> Any:
+    def native_array(self, array: np.ndarray) -> Any:
         """Convert a validated NumPy array (model dtype) into the framework's tensor type."""
+
+    @abstractmethod
+    def _export(self) -> Any:
+        """The framework's own model object for this network, a copy of the current state (:meth:`to_native`)."""
 
     @abstractmethod
     def _loss_and_grads(self, X: Any, y: Any, masks: list | None) -> tuple[float, Params]:
@@ -159,6 +163,21 @@ class Model(ABC):
         with self._lock:
             self._write_optimizer_state(checked)
 
+    def to_native(self) -> Any:
+        """This network as the framework's own model, holding a copy of the current parameters and running
+        statistics and independent of this model, in inference mode, computing :meth:`predict`:
+
+        - torch: an ``nn.Sequential`` of stock modules taking (N, C, H, W) images, the output activation last;
+        - tensorflow: a ``keras.Sequential`` of stock Keras layers;
+        - jax: ``(predict, variables)``, a pure function and its pytree, called as ``predict(variables, X)``;
+        - numpy: an independent copy of this model.
+
+        ``backprop.from_torch`` and ``backprop.from_keras`` read the first two back to this spec and parameters
+        (torch: where TensorFlow's "same" padding is symmetric). See each backend's ``export`` module.
+        """
+        with self._lock:
+            return self._export()
+
     def save(self, path: Any) -> Any:
         """Write the model to one ``.npz`` file (spec, dtype, parameters, optimizer state, step count, generators;
         no pickle), loadable on any backend with :func:`backprop.load`. Returns the path."""
@@ -177,7 +196,7 @@ class Model(ABC):
     def prepare_batch(self, X: Any, y: Any) -> tuple[Any, Any]:
         """Validate a batch and convert it to native tensors, ready for :meth:`native_train_step`."""
         X, y = self._checked(X, y)
-        return self.to_native(X), self.to_native(y)
+        return self.native_array(X), self.native_array(y)
 
     def native_train_step(self, X: Any, y: Any) -> Any:
         """One optimizer step on a batch made by :meth:`prepare_batch`, returning the framework's own scalar.
@@ -209,7 +228,7 @@ class Model(ABC):
         for index in self.spec.dropout_layers:
             rate = self.spec.layers[index].rate
             keep = self._mask_rng.random((n, *self.spec.input_shapes[index]), dtype=np.float32) >= rate
-            masks.append(self.to_native(np.multiply(keep, 1.0 / (1.0 - rate), dtype=self.dtype)))
+            masks.append(self.native_array(np.multiply(keep, 1.0 / (1.0 - rate), dtype=self.dtype)))
         return masks
 
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
@@ -238,7 +257,7 @@ class Model(ABC):
         X = check_features(X, self.spec, self.dtype)
         out = np.empty((X.shape[0], self.spec.output_dim), dtype=self.dtype)
         for rows in _chunks(X.shape[0]):
-            native = self.to_native(X[rows])
+            native = self.native_array(X[rows])
             with self._lock:
                 out[rows] = self._predict(native)
         return out
@@ -249,7 +268,7 @@ class Model(ABC):
         y = check_targets(y, self.spec, X.shape[0], self.dtype)
         total = 0.0
         for rows in _chunks(X.shape[0]):
-            Xn, yn = self.to_native(X[rows]), self.to_native(y[rows])
+            Xn, yn = self.native_array(X[rows]), self.native_array(y[rows])
             with self._lock:
                 total += float(self._loss(Xn, yn)) * (rows.stop - rows.start)
         result = {"loss": total / X.shape[0]}

@@ -152,7 +152,7 @@ class Model(BaseModel):
         with self._precision():
             self._params, self._state = self._split(params)
 
-    def to_native(self, array: np.ndarray) -> jax.Array:
+    def native_array(self, array: np.ndarray) -> jax.Array:
         with self._precision():
             return jnp.array(array, dtype=self.dtype)
 
@@ -165,6 +165,12 @@ class Model(BaseModel):
     def _write_optimizer_state(self, state: dict) -> None:
         with self._precision():
             self._opt_state = write_state(self.spec.optimizer, self._opt_state, state, self._to_device)
+
+    def _export(self):
+        from .export import native_function
+
+        with self._precision():
+            return native_function(self.spec, self._params, self._state)
 
     def _snapshot(self) -> dict:
         copied = jax.tree_util.tree_map(lambda leaf: np.array(leaf, copy=True),

@@ -68,8 +68,13 @@ class Model(BaseModel):
             for key, value in new.items():
                 live[key][...] = value
 
-    def to_native(self, array: np.ndarray) -> np.ndarray:
+    def native_array(self, array: np.ndarray) -> np.ndarray:
         return array
+
+    def _export(self) -> "Model":
+        from .export import native_copy
+
+        return native_copy(self)
 
     def _snapshot(self) -> dict:
         return {"values": self.buffers.flat_values.copy(), "state": self.buffers.flat_state.copy(),

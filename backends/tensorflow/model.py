@@ -117,7 +117,7 @@ class Model(BaseModel):
             for key, value in values.items():
                 layer[key].assign(np.reshape(value, layer[key].shape))
 
-    def to_native(self, array: np.ndarray) -> tf.Tensor:
+    def native_array(self, array: np.ndarray) -> tf.Tensor:
         return tf.convert_to_tensor(array)
 
     def _state_variables(self) -> list[tf.Variable]:
@@ -125,6 +125,11 @@ class Model(BaseModel):
         step count, and Keras' dropout seed generators (``dropout_rng: "native"``)."""
         parameters = [variable for layer in self._layer_variables for variable in layer.values()]
         return [*parameters, *self._optimizer.state_variables, *self._network.seeds]
+
+    def _export(self):
+        from .export import native_model
+
+        return native_model(self.spec, self._read_params(), self.dtype.name)
 
     def _snapshot(self) -> dict:
         """Every variable's value, read in one ``tf.function`` call (reading each variable eagerly is one op

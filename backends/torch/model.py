@@ -150,10 +150,15 @@ class Model(BaseModel):
                     axes = TO_SUITE.get((self.spec.layers[index].type, key))
                     p.copy_(torch.from_numpy(new[key].transpose(np.argsort(axes)) if axes else new[key]))
 
-    def to_native(self, array: np.ndarray) -> torch.Tensor:
+    def native_array(self, array: np.ndarray) -> torch.Tensor:
         """A tensor sharing ``array``'s memory; a read-only array is copied (torch warns on those, never writes)."""
         with torch.inference_mode(False):
             return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+    def _export(self) -> nn.Sequential:
+        from .export import native_module
+
+        return native_module(self.spec, self._read_params(), self.torch_dtype)
 
     def _snapshot(self) -> dict:
         return {"params": self._read_params(), "applied_steps": self.applied_steps,

@@ -35,16 +35,20 @@ def from_keras(model: Any, loss: str | None = None, optimizer: Any = None) -> tu
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise SpecError(f"model: expected one input and one output, got {len(model.inputs)} and {len(model.outputs)}")
     builder = Builder(model.input_shape[1:])
-    for layer in _chain(model):
+    for layer in _chain(model, keras):
         _convert(builder, layer, keras)
     dtypes = {weight.dtype for weight in model.weights}
     return builder.result(f"Keras model {model.name!r}", loss, optimizer,
                           "float64" if dtypes == {"float64"} else "float32")
 
 
-def _chain(model) -> list:
-    """The model's layers in order, checking that each one takes the previous one's output (a chain)."""
+def _chain(model, keras) -> list:
+    """The model's layers in order, checking that each one takes the previous one's output (a chain). A
+    ``keras.Sequential`` is one by construction (and one built with ``add`` keeps the symbolic tensors of its
+    first build on its layers, so they cannot be compared)."""
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if isinstance(model, keras.Sequential):
+        return layers
     for before, layer in zip(layers, layers[1:]):
         if getattr(layer, "input", None) is not None and getattr(before, "output", None) is not None \
                 and layer.input is not before.output:

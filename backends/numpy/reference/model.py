@@ -42,7 +42,7 @@ class Model(BaseModel):
         for live, new in zip(self.params, params):
             live.update({name: value.copy() for name, value in new.items()})
 
-    def to_native(self, array: np.ndarray) -> np.ndarray:
+    def native_array(self, array: np.ndarray) -> np.ndarray:
         return array
 
     def _forward(self, X: np.ndarray, training: bool, masks) -> np.ndarray:
@@ -110,6 +110,11 @@ class Model(BaseModel):
             for layer_slots, layer in zip(self.optimizer.slots, layers):
                 for key, value in layer.items():
                     layer_slots[key][name] = value.copy()
+
+    def _export(self) -> "Model":
+        from ..export import native_copy
+
+        return native_copy(self)
 
     def _snapshot(self) -> dict:
         return {"params": [{name: value.copy() for name, value in layer.items()} for layer in self.params],
