@@ -33,6 +33,12 @@ LAYER_FORMULAS = {
 LOSS_FORMULAS = {"mse": "L = mean((a − y)²);  dL/da = 2(a − y)/(N·k)",
                  "cross_entropy": "L = mean_n(lse(z_n) − Σ_c y_nc·z_nc);  dL/dz = (softmax(z) − y)/N",
                  "binary_cross_entropy": "L = mean(max(z,0) − z·y + log(1+e^−|z|));  dL/dz = (σ(z) − y)/(N·k)"}
+# The formula of a summed loss: torch's reduction="sum", and mse's ½·Σ (the seed tutorials' loss).
+SUMMED_LOSS_FORMULAS = {
+    ("mse", "sum"): "L = Σ (a − y)²;  dL/da = 2(a − y)",
+    ("mse", "half_sum"): "L = ½·Σ (a − y)²;  dL/da = a − y",
+    ("cross_entropy", "sum"): "L = Σ_n (lse(z_n) − Σ_c y_nc·z_nc);  dL/dz = softmax(z) − y",
+    ("binary_cross_entropy", "sum"): "L = Σ (max(z,0) − z·y + log(1+e^−|z|));  dL/dz = σ(z) − y"}
 UPDATE_FORMULAS = {"sgd": "p ← p − lr·g", "momentum": "v ← μ·v + g;  p ← p − lr·v",
                    "adam": "m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  p ← p − lr·m̂/(√v̂ + ε)",
                    "adamw": "p ← p·(1 − lr·wd);  then the Adam step",
@@ -74,7 +80,8 @@ def trace(spec: NetworkSpec | dict, X: Any, y: Any, steps: int = 1, backend: str
         compared = other.loss_and_grads(X, y)
         loss, grads = textbook.native_loss_and_grads(Xn, yn)
         _record_forward(record, textbook, Xn)
-        record.loss = [Entry("L", LOSS_FORMULAS[spec.loss], loss)]
+        formula = SUMMED_LOSS_FORMULAS.get((spec.loss, spec.loss_reduction), LOSS_FORMULAS[spec.loss])
+        record.loss = [Entry("L", formula, loss)]
         _record_backward(record, textbook, grads)
         before = textbook.get_params()
         for model, state in zip((textbook, other), masks):

@@ -91,7 +91,7 @@ class Model(ABC):
 
     @abstractmethod
     def _loss_and_grads(self, X: Any, y: Any, masks: list | None) -> tuple[float, Params]:
-        """Loss (mean reduction, from logits) in training mode and its gradients as NumPy arrays shaped like the
+        """Loss (the spec's reduction, from logits) in training mode and its gradients as NumPy arrays shaped like the
         trainable parameters (:meth:`NetworkSpec.trainable_shapes`). ``masks`` are the suite's dropout masks (native
         tensors, one per dropout layer), or None when the backend draws its own. Running statistics are unchanged."""
 
@@ -112,7 +112,8 @@ class Model(ABC):
 
     @abstractmethod
     def _loss(self, X: Any, y: Any) -> float:
-        """The mean loss on a native batch in inference mode, without computing gradients."""
+        """The loss on a native batch (reduced as ``spec.loss_reduction`` says) in inference mode, without computing
+        gradients."""
 
     @abstractmethod
     def _read_optimizer_state(self) -> dict[str, Any]:
@@ -232,7 +233,8 @@ class Model(ABC):
         return masks
 
     def loss_and_grads(self, X: Any, y: Any) -> tuple[float, Params]:
-        """Mean loss on the batch and dL/dparams, shaped like :meth:`get_params`; parameters are unchanged."""
+        """The loss on the batch (reduced as ``spec.loss_reduction`` says: the mean by default) and dL/dparams,
+        shaped like :meth:`get_params`; parameters are unchanged."""
         Xn, yn = self.prepare_batch(X, y)
         with self._lock, quiet():
             loss, grads = self._loss_and_grads(Xn, yn, self._masks(Xn))
@@ -266,12 +268,12 @@ class Model(ABC):
         """``{"loss": ...}`` plus ``"accuracy"`` for classification losses, in inference mode."""
         X = check_features(X, self.spec, self.dtype)
         y = check_targets(y, self.spec, X.shape[0], self.dtype)
-        total = 0.0
+        total, mean = 0.0, self.spec.loss_reduction == "mean"
         for rows in _chunks(X.shape[0]):
             Xn, yn = self.native_array(X[rows]), self.native_array(y[rows])
             with self._lock:
-                total += float(self._loss(Xn, yn)) * (rows.stop - rows.start)
-        result = {"loss": total / X.shape[0]}
+                total += float(self._loss(Xn, yn)) * ((rows.stop - rows.start) if mean else 1)
+        result = {"loss": total / X.shape[0] if mean else total}
         if self.is_classifier:
             result["accuracy"] = accuracy(self.predict(X), y, self.spec.loss)
         return result

@@ -49,7 +49,7 @@ from backprop.model import MASK_STREAM, Model as BaseModel, Params
 
 from .activations import linear, sigmoid, softmax
 from .layers import layer_functions, native_masks
-from .losses import mean_loss, weighted_mean_loss
+from .losses import batch_loss, weighted_batch_loss
 from .optimizers import make_optimizer, read_state, update_if_finite, write_state
 
 # Applied by predict after the logits when the loss is computed from logits.
@@ -97,7 +97,8 @@ class Model(BaseModel):
     def _setup(self, params: Params) -> None:
         spec = self.spec
         forward = make_forward(spec)
-        loss, weighted_loss = mean_loss(spec.loss), weighted_mean_loss(spec.loss)
+        reduction = (spec.loss, spec.loss_reduction, spec.output_dim)
+        loss, weighted_loss = batch_loss(*reduction), weighted_batch_loss(*reduction)
         output_activation = OUTPUT_ACTIVATIONS.get(spec.loss, linear)
         optimizer = make_optimizer(spec.optimizer)
         self._trainable = [set(shapes) for shapes in spec.trainable_shapes()]

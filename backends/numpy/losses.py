@@ -4,7 +4,8 @@ Sums go through the model's BLAS: softmax row sums through :class:`.activations.
 product, Σ x·y, through the model's ``dot`` (a BLAS dot product fuses the multiply with the sum and costs half a
 tiny ``ndarray.sum``).
 
-``value_and_grad(z, a, y, grad, scratch)`` returns the mean-reduced loss as a float and writes a gradient into
+``value_and_grad(z, a, y, grad, scratch)`` returns the loss as a float, reduced as the spec says (c·L_mean with
+c = ``spec.loss_scale(N)``: 1 for the mean, the number of terms for a sum), and writes its gradient into
 ``grad`` (N, k); ``y`` holds the (N, k) targets in the model dtype and ``scratch`` is a spare (N, k) buffer.
 A loss with ``fused = True`` also writes the output activation ``a`` = softmax(z) or sigmoid(z) itself and
 returns dL/dz directly; otherwise ``a`` was already computed, the gradient written is dL/da, and the model applies
@@ -20,17 +21,18 @@ from .blas import RowSum
 
 
 class BatchConstants:
-    """Per-batch-shape constants of a loss, remade only when the shape of z changes: ``scale`` = 1/``count(z)``,
-    ``zero`` and ``one`` as 0-d arrays of z's dtype, and ``ones`` shaped like z. A
-    same-dtype 0-d operand spares NumPy the conversion of a Python float on every call."""
+    """Per-batch-shape constants of a loss, remade only when the shape of z changes: the reduction's ``factor``
+    c = ``loss_scale(N)``, the gradient's ``scale`` = c/``count(z)``, ``zero`` and ``one`` as 0-d arrays of z's
+    dtype, and ``ones`` shaped like z. A same-dtype 0-d operand spares NumPy the conversion of a Python float on
+    every call."""
 
-    def __init__(self, count):
-        self.count, self.shape = count, None
+    def __init__(self, count, loss_scale):
+        self.count, self.loss_scale, self.shape = count, loss_scale, None
 
     def update(self, z: np.ndarray) -> None:
         if z.shape != self.shape:
-            self.shape = z.shape
-            self.scale, self.zero = constant(1.0 / self.count(z), z.dtype), constant(0.0, z.dtype)
+            self.shape, self.factor = z.shape, self.loss_scale(z.shape[0])
+            self.scale, self.zero = constant(self.factor / self.count(z), z.dtype), constant(0.0, z.dtype)
             self.one, self.ones = constant(1.0, z.dtype), np.ones_like(z)
 
 
@@ -39,16 +41,16 @@ class MeanSquaredError:
 
     fused = False
 
-    def __init__(self, dot):
+    def __init__(self, dot, loss_scale):
         self.dot = dot
-        self.batch = BatchConstants(lambda z: z.size / 2.0)
+        self.batch = BatchConstants(lambda z: z.size / 2.0, loss_scale)
 
     def value_and_grad(self, z, a, y, grad, scratch):
         self.batch.update(z)
         np.subtract(a, y, out=grad)
         loss = self.dot(grad, grad) / grad.size
         grad *= self.batch.scale
-        return loss
+        return loss * self.batch.factor
 
 
 class CrossEntropy:
@@ -67,9 +69,9 @@ class CrossEntropy:
 
     fused = True
 
-    def __init__(self, row_sum: RowSum, dot):
+    def __init__(self, row_sum: RowSum, dot, loss_scale):
         self.row_sum, self.dot = row_sum, dot
-        self.batch = BatchConstants(lambda z: z.shape[0])
+        self.batch = BatchConstants(lambda z: z.shape[0], loss_scale)
 
     def value_and_grad(self, z, a, y, grad, scratch):
         self.batch.update(z)
@@ -88,7 +90,7 @@ class CrossEntropy:
             loss = self._max_shifted(z, a, y, scratch)
         np.subtract(a, y, out=grad)
         grad *= self.batch.scale
-        return loss
+        return loss * self.batch.factor
 
     def _max_shifted(self, z, a, y, scratch) -> float:
         """softmax(z) into ``a`` with a max shift, and the mean of Σ_c y_nc (m + log s_n − z_nc)."""
@@ -115,9 +117,9 @@ class BinaryCrossEntropy:
 
     fused = True
 
-    def __init__(self, dot):
+    def __init__(self, dot, loss_scale):
         self.dot = dot
-        self.batch = BatchConstants(lambda z: z.size)
+        self.batch = BatchConstants(lambda z: z.size, loss_scale)
 
     def value_and_grad(self, z, a, y, grad, scratch):
         batch = self.batch
@@ -132,13 +134,14 @@ class BinaryCrossEntropy:
         loss = (loss + self.dot(grad, scratch)) / z.size
         np.subtract(a, y, out=grad)
         grad *= batch.scale
-        return loss
+        return loss * batch.factor
 
 
-def make_loss(name: str, row_sum: RowSum, dot):
-    """The loss object for the spec's loss name, bound to the model's row sum and ``dot(x, y) -> float``."""
+def make_loss(name: str, row_sum: RowSum, dot, loss_scale):
+    """The loss object for the spec's loss name, bound to the model's row sum, ``dot(x, y) -> float`` and the
+    reduction's ``loss_scale(N)`` (:meth:`~backprop.spec.NetworkSpec.loss_scale`)."""
     if name == "cross_entropy":
-        return CrossEntropy(row_sum, dot)
+        return CrossEntropy(row_sum, dot, loss_scale)
     if name == "mse":
-        return MeanSquaredError(dot)
-    return BinaryCrossEntropy(dot)
+        return MeanSquaredError(dot, loss_scale)
+    return BinaryCrossEntropy(dot, loss_scale)

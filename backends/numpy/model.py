@@ -54,7 +54,7 @@ class Model(BaseModel):
         self.layers = make_layers(self.spec, self.buffers, self.blas, row_sum, self.dtype, self.fused_sgd,
                                   native_masks)
         self.dropouts = [self.layers[i] for i in self.spec.dropout_layers]
-        self.loss = make_loss(self.spec.loss, row_sum, self.blas.dot)
+        self.loss = make_loss(self.spec.loss, row_sum, self.blas.dot, self.spec.loss_scale)
         self.needs_input_grad = [any(layer.values is not None for layer in self.layers[:index])
                                  for index in range(len(self.layers))]
         self.workspaces: dict[int, list] = {}

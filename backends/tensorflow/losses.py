@@ -13,17 +13,31 @@ last axis), which gives exactly the spec's reductions:
 Label smoothing stays at its default 0. Every loss gets ``dtype`` explicitly: a Keras loss left at its default
 (``keras.config.floatx()``, float32) casts both arguments to float32, silently downcasting a float64 model.
 The probability-based forms (which clip to [1e-7, 1 − 1e-7]) are never used.
+
+``loss_reduction`` "sum" is Keras' ``reduction="sum"``, which sums the per-sample values: for cross_entropy that is
+the suite's sum over the rows; mse's and binary_cross_entropy's per-sample values are means over the k outputs,
+so their sum is multiplied by k to reach the suite's (torch's) sum over all elements. mse's "half_sum" is ½ of
+the sum.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import keras
 
 
-def make_loss(name: str, dtype: str) -> keras.losses.Loss:
-    """The Keras loss object for the spec's loss ``name``, computing in ``dtype``."""
+def make_loss(name: str, dtype: str, reduction: str = "mean", outputs: int = 1) -> Callable:
+    """``(y, output) -> scalar``: the Keras loss for the spec's loss ``name``, computing in ``dtype``, reduced as
+    ``reduction`` says over a network of ``outputs`` units (see the module docstring)."""
+    keras_reduction = "sum_over_batch_size" if reduction == "mean" else "sum"
     if name == "cross_entropy":
-        return keras.losses.CategoricalCrossentropy(from_logits=True, dtype=dtype)
+        return keras.losses.CategoricalCrossentropy(from_logits=True, reduction=keras_reduction, dtype=dtype)
     if name == "binary_cross_entropy":
-        return keras.losses.BinaryCrossentropy(from_logits=True, dtype=dtype)
-    return keras.losses.MeanSquaredError(dtype=dtype)
+        loss = keras.losses.BinaryCrossentropy(from_logits=True, reduction=keras_reduction, dtype=dtype)
+    else:
+        loss = keras.losses.MeanSquaredError(reduction=keras_reduction, dtype=dtype)
+    if reduction == "mean":
+        return loss
+    factor = float(outputs) / 2.0 if reduction == "half_sum" else float(outputs)
+    return lambda y, output: loss(y, output) * factor

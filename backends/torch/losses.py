@@ -8,11 +8,16 @@ Each entry maps ``(z, y) -> scalar`` with ``y`` the (N, k) targets in the model 
   finite. Mean reduction with probability targets divides by N, not by N·C.
 - binary_cross_entropy: ``F.binary_cross_entropy_with_logits(z, y)`` = (1/(N·k)) Σ max(z, 0) − z·y + log(1 + e^−|z|).
 
+``loss_reduction`` "sum" is torch's own ``reduction="sum"`` (a sum over all elements, over the rows for
+cross_entropy); mse's "half_sum" is that sum times ½.
+
 The two classification losses take logits: the output softmax/sigmoid is folded in, never applied before them.
 Probability-based losses (``F.binary_cross_entropy`` clamps its log at −100) are never used.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 from torch.nn import functional as F
 
@@ -21,3 +26,14 @@ LOSSES = {
     "cross_entropy": F.cross_entropy,
     "binary_cross_entropy": F.binary_cross_entropy_with_logits,
 }
+
+
+def make_loss(name: str, reduction: str) -> Callable:
+    """``(output, y) -> scalar``: the loss with torch's ``reduction`` "mean" or "sum" (½ of the sum for
+    "half_sum")."""
+    loss = LOSSES[name]
+    if reduction == "mean":
+        return loss
+    if reduction == "sum":
+        return lambda output, y: loss(output, y, reduction="sum")
+    return lambda output, y: 0.5 * loss(output, y, reduction="sum")

@@ -69,7 +69,7 @@ from backprop.optimizer_state import slot_names
 from backprop.spec import NetworkSpec
 
 from .layers import TO_SUITE, Dropout, Network, torch_modules
-from .losses import LOSSES
+from .losses import make_loss
 from .optimizers import COUNTS_PER_PARAMETER, TORCH_SLOTS, make_optimizer, make_schedule
 
 Masks = list[torch.Tensor] | None
@@ -108,7 +108,7 @@ class Model(BaseModel):
             seed = np.random.SeedSequence((self.seed, MASK_STREAM)).generate_state(1, np.uint64)[0]
             self.generator = torch.Generator().manual_seed(int(seed))
         self._write_params(params)
-        self.loss = LOSSES[self.spec.loss]
+        self.loss = make_loss(self.spec.loss, self.spec.loss_reduction)
         self.optimizer = make_optimizer(self.flat_params, self.spec.optimizer)
         self.schedule = make_schedule(self.optimizer, self.spec.optimizer)
         self.found_non_finite, self.unit_scale = torch.zeros(1, dtype=torch.float32), torch.ones(1)

@@ -22,6 +22,8 @@ from .values import canonical_dtype, check_choice, check_keys, check_number, sho
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 INITIALIZERS = ("glorot_uniform", "he_normal", "uniform")
+# How the loss sums over the batch (DESIGN.md section 2): the mean, torch's reduction="sum", or mse's ½·Σ.
+LOSS_REDUCTIONS = ("mean", "sum", "half_sum")
 # Who draws the dropout masks in training: the suite (seeded, identical on every backend) or each framework.
 DROPOUT_RNGS = ("suite", "native")
 
@@ -36,7 +38,9 @@ class NetworkSpec:
     ``init`` names the suite-owned initializer (:mod:`backprop.init`); ``dtype`` is the default model dtype.
     ``dropout_rng`` says who draws dropout masks in training: "suite" (the default: one mask per dropout layer per
     step from the model's seeded generator, identical on every backend) or "native" (each framework's own
-    generator, for timing). ``shapes`` holds each layer's output shape, inferred at construction.
+    generator, for timing). ``loss_reduction`` is "mean" (the default), "sum" (torch's ``reduction="sum"``) or, for
+    mse, "half_sum" (the textbooks' ½·Σ (a − y)²); see :meth:`loss_scale`. ``shapes`` holds each layer's output
+    shape, inferred at construction.
     """
 
     input_shape: tuple[int, ...]
@@ -46,6 +50,7 @@ class NetworkSpec:
     init: str = "glorot_uniform"
     dtype: str = "float32"
     dropout_rng: str = "suite"
+    loss_reduction: str = "mean"
     shapes: tuple[Shape, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +62,10 @@ class NetworkSpec:
         check_choice("loss", self.loss, LOSSES)
         check_choice("init", self.init, INITIALIZERS)
         check_choice("dropout_rng", self.dropout_rng, DROPOUT_RNGS)
+        check_choice("loss_reduction", self.loss_reduction, LOSS_REDUCTIONS)
+        if self.loss_reduction == "half_sum" and self.loss != "mse":
+            raise SpecError(f"loss_reduction: half_sum (½·Σ) is defined for loss mse only; allowed for "
+                            f"{self.loss} are 'mean', 'sum'; got 'half_sum'")
         object.__setattr__(self, "dtype", canonical_dtype(self.dtype))
         optimizer = self.optimizer
         if isinstance(optimizer, OptimizerSpec):
@@ -122,6 +131,14 @@ class NetworkSpec:
         """
         return self.loss in LOSS_OUTPUT
 
+    def loss_scale(self, rows: int) -> float:
+        """c in L = c·L_mean for a batch of ``rows``: 1 for "mean"; for "sum" the number of terms the mean divides
+        by (rows·k for mse and binary_cross_entropy, rows for cross_entropy); half of that for "half_sum"."""
+        if self.loss_reduction == "mean":
+            return 1.0
+        terms = rows if self.loss == "cross_entropy" else rows * self.output_dim
+        return terms / 2.0 if self.loss_reduction == "half_sum" else float(terms)
+
     def param_shapes(self) -> list[dict[str, Shape]]:
         """Shapes of the parameter list, one dict per layer (empty for layers without parameters)."""
         return [layer.param_shapes(shape) for layer, shape in zip(self.layers, self.input_shapes)]
@@ -184,12 +201,14 @@ class NetworkSpec:
                "optimizer": self.optimizer.to_dict(), "init": self.init, "dtype": self.dtype}
         if self.dropout_rng != "suite":
             out["dropout_rng"] = self.dropout_rng
+        if self.loss_reduction != "mean":
+            out["loss_reduction"] = self.loss_reduction
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "NetworkSpec":
         check_keys("spec", data, ("input_dim", "input_shape", "layers", "loss", "optimizer", "init", "dtype",
-                                  "dropout_rng"), required=("layers",))
+                                  "dropout_rng", "loss_reduction"), required=("layers",))
         if ("input_dim" in data) == ("input_shape" in data):
             raise SpecError("spec: expected exactly one of input_dim (vectors) and input_shape ([H, W, C] images); "
                             f"got {'both' if 'input_dim' in data else 'neither'}")

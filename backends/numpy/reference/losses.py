@@ -1,4 +1,8 @@
-"""Each loss: its mean value and dL/d(output), from the logits z where the output activation is folded in.
+"""Each loss: its value and dL/d(output), from the logits z where the output activation is folded in.
+
+The table gives the mean; a spec's ``loss_reduction`` multiplies value and gradient by c =
+``spec.loss_scale(N)`` (the number of terms for "sum", half of it for mse's "half_sum": L = ½·Σ (a − y)², whose
+gradient is a − y).
 
 | loss | L | dL/d(output) |
 |---|---|---|
@@ -14,8 +18,14 @@ import numpy as np
 from .activations import forward
 
 
-def value_and_gradient(name: str, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """L and dL/d(output): ``output`` is a for mse, z (the logits) for the two cross-entropies."""
+def value_and_gradient(name: str, output: np.ndarray, y: np.ndarray, scale: float = 1.0
+                       ) -> tuple[float, np.ndarray]:
+    """c·L and c·dL/d(output) with c = ``scale``: ``output`` is a for mse, z (the logits) for the cross-entropies."""
+    loss, gradient = _mean_value_and_gradient(name, output, y)
+    return loss * scale, gradient * scale
+
+
+def _mean_value_and_gradient(name: str, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     n = output.shape[0]
     if name == "mse":
         difference = output - y

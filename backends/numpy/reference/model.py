@@ -65,7 +65,7 @@ class Model(BaseModel):
         """Forward in training mode, the loss, then the chain rule from the output down."""
         out = self._forward(X, True, masks)
         loss, grad = losses.value_and_gradient(self.spec.loss, self.layers[-1].z if self.layers[-1].folded
-                                               else out, y)
+                                               else out, y, self.spec.loss_scale(X.shape[0]))
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
         return loss, [{name: layer.grads[name] for name in shapes} for layer, shapes in
@@ -95,7 +95,8 @@ class Model(BaseModel):
 
     def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
         out = self._forward(X, False, None)
-        return losses.value_and_gradient(self.spec.loss, self.layers[-1].z if self.layers[-1].folded else out, y)[0]
+        return losses.value_and_gradient(self.spec.loss, self.layers[-1].z if self.layers[-1].folded else out, y,
+                                         self.spec.loss_scale(X.shape[0]))[0]
 
     def _read_optimizer_state(self) -> dict:
         from backprop.optimizer_state import slot_names
