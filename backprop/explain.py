@@ -204,6 +204,7 @@ def _line(entry: Entry, markdown: bool) -> str:
 
 def _comparison(row: dict, markdown: bool) -> str:
     verdict = "agrees" if row["agrees"] else "DISAGREES"
-    text = (f"{row['backend']} layers[{row['layer']}] {row['value']}: max |diff| {row['max |diff|']:.2e} "
+    where = f"layers[{row['layer']}] " if row["layer"] != "" else ""
+    text = (f"{row['backend']} {where}{row['value']}: max |diff| {row['max |diff|']:.2e} "
             f"({row['tolerance used']:.1e} of the tolerance) {verdict}")
     return f"- {text}" if markdown else text

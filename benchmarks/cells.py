@@ -101,14 +101,18 @@ def labels(backends: list[str] | None, modes: list[str] | None) -> list[tuple[st
 
 
 def suite_labels(config: SweepConfig, selection: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
-    """The registry labels of a row: the selection's, or every mode (full) / the best mode (otherwise) of every
-    installed backend."""
+    """The registry labels of a row: the selection's, or every mode (full) / the best mode and the sweep's
+    ``also_modes`` (otherwise) of every installed backend."""
     if selection is not None:
         return [(b, m) for b, m in selection if b in BACKENDS]
     pairs = []
     for name in available_backends():
         modes = BACKENDS[name].modes
-        pairs += [(name, mode) for mode in modes] if config.every_mode else [(name, best_mode(name, modes))]
+        if config.every_mode:
+            pairs += [(name, mode) for mode in modes]
+        else:
+            pairs += [(name, best_mode(name, modes))]
+            pairs += [(name, mode) for mode in modes if f"{name}:{mode}" in config.also_modes]
     return pairs
 
 
@@ -162,6 +166,8 @@ def plan(config: SweepConfig, selection: list[tuple[str, str]] | None = None, *,
     repeats = repeats or config.repeats
     custom = models is not None or batch_sizes is not None
     suite = suite_labels(config, selection)
+    # The batch and width sweeps time the best modes only; the sweep's also_modes appear in the model tables.
+    scaling = suite if selection is not None else [(b, m) for b, m in suite if f"{b}:{m}" not in config.also_modes]
     cells: list[Cell] = []
 
     def add(kind: str, backend: str, mode: str, model_name: str, batch: int, n_threads: int, sweep: str) -> None:
@@ -178,14 +184,14 @@ def plan(config: SweepConfig, selection: list[tuple[str, str]] | None = None, *,
                     add("step", backend, mode, name, batch, n, "models")
     if batch_sizes is not None or not custom:
         for batch in batch_sizes or config.batch_sizes:
-            for backend, mode in suite:
+            for backend, mode in scaling:
                 add("step", backend, mode, config.scaling_model, batch, top, "batch")
     if not custom:
         scaling_spec = resolve_model(config.scaling_model).spec
         for width in config.widths:
             name = width_model(width)
             name = config.scaling_model if resolve_model(name).spec == scaling_spec else name
-            for backend, mode in suite:
+            for backend, mode in scaling:
                 add("step", backend, mode, name, named_models()[config.scaling_model].batch_size, top, "width")
         from backprop.presets import PRESETS
 

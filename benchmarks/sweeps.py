@@ -31,6 +31,8 @@ class SweepConfig:
 
     ``models`` None means every named model; ``reference_models`` None means every model gets its minimal loops
     (designated larger models always do). ``tta_labels`` None means every label of the sweep's label pool.
+    ``also_modes`` are suite modes timed beside the best ones in a sweep that is not ``every_mode``: the textbook
+    NumPy mode beside the fast one, so the report shows what the fast mode's engineering buys.
     """
 
     name: str
@@ -51,13 +53,14 @@ class SweepConfig:
     block_s: float = 0.02
     max_timed_s: float = 1.0
     public_epochs: int = 5
+    also_modes: tuple[str, ...] = ()
 
 
 DEFAULT = SweepConfig(name="default", every_mode=False, models=None, reference_models=("xor", "mnist"),
                       one_thread_models=(), scaling_model="mnist", batch_sizes=(1, 128, 1024),
                       widths=(32, 256, 4096),
                       tta_labels=("numpy:eager", "torch:eager", "jax:jit", "sklearn:sklearn"), tta_epochs=40,
-                      gemm_size=2048, rounds=3, repeats=7, cell_timeout_s=180.0)
+                      gemm_size=2048, rounds=3, repeats=7, cell_timeout_s=180.0, also_modes=("numpy:reference",))
 FULL = SweepConfig(name="full", every_mode=True, models=None, reference_models=None, one_thread_models=("mnist",),
                    scaling_model="mnist", batch_sizes=(1, 128, 1024), widths=(32, 256, 4096), tta_labels=None,
                    tta_epochs=40, gemm_size=2048, rounds=3, repeats=7, cell_timeout_s=240.0)
