@@ -43,7 +43,7 @@ OPTIMIZERS = [{"name": "sgd", "lr": 0.05}, {"name": "momentum", "lr": 0.02, "mom
 
 
 @adapters
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=["sgd", "momentum", "nesterov", "adam"])
 def test_trajectories_agree_over_100_steps(optimizer, dtype, backend, rng):
     spec = {**mlp_spec([6, 10, 8, 4], "prelu", "softmax", "cross_entropy"), "optimizer": optimizer}

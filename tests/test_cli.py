@@ -43,6 +43,8 @@ def cli_stderr(*args: str) -> str:
                      if line.strip() and "epoch/s" not in line and "s/epoch" not in line and "it/s" not in line)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch", pytest.param("tensorflow", marks=pytest.mark.slow), "jax"],
+                         indirect=True)
 def test_framework_log_lines_are_hidden_unless_verbose(backend):
     """A cross-backend check builds, traces and trains the backend; TensorFlow also trains under XLA."""
     check = ["check", "--preset", "linear", "--backends", backend, "--dtype", "float64"]

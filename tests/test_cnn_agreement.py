@@ -29,7 +29,7 @@ def batch_for(spec, seed, n=6):
 
 
 @adapters
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", list(CNNS))
 def test_cnn_gradients_agree_with_numpy(name, dtype, backend):
     spec = CNNS[name]
@@ -39,7 +39,9 @@ def test_cnn_gradients_agree_with_numpy(name, dtype, backend):
 
 @adapters
 @pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=["sgd", "momentum", "nesterov", "adam"])
+@pytest.mark.parametrize("optimizer", [pytest.param(optimizer, id=name, marks=[pytest.mark.slow]
+                                                   if name in ("momentum", "nesterov") else [])
+                                      for optimizer, name in zip(OPTIMIZERS, ["sgd", "momentum", "nesterov", "adam"])])
 def test_cnn_trajectories_agree_over_100_steps(optimizer, dtype, backend):
     spec = {**CNNS["lenet-like"], "optimizer": optimizer}
     X, y = random_batch(spec, 32, np.random.default_rng(1))

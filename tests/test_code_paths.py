@@ -45,7 +45,7 @@ def spy(monkeypatch):
 
 
 @adapters
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("hidden", ["prelu", "relu"])
 def test_fused_sgd_layers_agree(hidden, dtype, backend):
     """Layers of ≥ 65 536 weights with plain sgd take their update inside the GEMM (a prelu layer's alpha with it)."""

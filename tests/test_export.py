@@ -77,9 +77,10 @@ def change_native(backend: str, native) -> None:
                     layer[key] = jnp.ones_like(layer[key])
 
 
-# float64 for every spec and float32 for the one with every training-mode layer by default; the rest run as slow.
-PREDICT_CASES = [pytest.param(name, dtype, marks=[] if dtype == "float64" or name == "training-layers"
-                              else [pytest.mark.slow], id=f"{name}-{dtype}")
+# By default the network with every training-mode layer (both dtypes) and the leaky/prelu MLP; the rest run as slow.
+DEFAULT_CASES = {("training-layers", "float64"), ("training-layers", "float32"), ("leaky-mlp", "float64")}
+PREDICT_CASES = [pytest.param(name, dtype, marks=[] if (name, dtype) in DEFAULT_CASES else [pytest.mark.slow],
+                              id=f"{name}-{dtype}")
                  for name in SPECS for dtype in ("float64", "float32")]
 
 

@@ -7,9 +7,9 @@ from backprop.presets import PRESETS, train_preset
 from .conftest import ALL_BACKENDS
 
 
-# In the slow sweep: presets of thousands of one-batch epochs (10-25 s on an adapter, per-epoch dispatch), the CNN
+# In the slow sweep: presets of thousands of one-batch epochs (10-25 s on an adapter, per-epoch dispatch), the digits
 # presets on the adapters, and LeNet-5 everywhere (10-40 s a backend).
-LONG = ("xor-mse", "xor-bce", "digits-cnn")
+LONG = ("xor-mse", "xor-seed", "xor-bce", "digits", "digits-cnn")
 
 
 def slow(name: str, backend: str) -> bool:

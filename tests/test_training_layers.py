@@ -124,7 +124,7 @@ def test_batch_norm_needs_two_values_per_feature_in_training(backend):
     assert model.predict(X[:1]).shape == (1, 4)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=pytest.mark.slow)])
 def test_native_dropout_masks_train_and_predict_deterministically(dtype, backend):
     spec = {**TRAINING_LAYERS, "dropout_rng": "native", "optimizer": {"name": "adam", "lr": 0.01}}
     model = backprop.build(spec, backend=backend, dtype=dtype, seed=0)
@@ -137,7 +137,7 @@ def test_native_dropout_masks_train_and_predict_deterministically(dtype, backend
 # ----- cross-backend agreement ---------------------------------------------------------------------------------------
 
 @adapters
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("spec", [DENSE_TRAINING, TRAINING_LAYERS], ids=["dense", "conv"])
 def test_training_layer_gradients_agree(spec, dtype, backend):
     """The suite's masks make dropout identical on every backend; batch_norm normalizes with batch statistics."""
@@ -145,7 +145,7 @@ def test_training_layer_gradients_agree(spec, dtype, backend):
     assert_agree(gradient_agreement(spec, X, y, dtype=dtype, seed=2, backends=[backend]))
 
 
-TRAJECTORY_CASES = [pytest.param(DENSE_TRAINING, "float64", id="dense-float64"),
+TRAJECTORY_CASES = [pytest.param(DENSE_TRAINING, "float64", id="dense-float64", marks=pytest.mark.slow),
                     pytest.param(TRAINING_LAYERS, "float64", id="conv-float64"),
                     pytest.param(DENSE_TRAINING, "float32", id="dense-float32", marks=pytest.mark.slow),
                     pytest.param(SMOOTH_TRAINING_LAYERS, "float32", id="smooth-conv-float32", marks=pytest.mark.slow)]
