@@ -34,6 +34,8 @@ from .targets import targets
 
 # Sizes from the performance issue's table: (benchmark model name, batch size).
 SIZES = [("xor", 4), ("classifier", 32), ("digits", 128), ("mnist", 128), ("wide", 256)]
+# The convolutional benchmark models and their batch sizes, profiled layer part by layer part.
+CONV_SIZES = [("lenet5", 128), ("cifar-cnn", 64)]
 
 # Timing snippet run in a subprocess against a given checkout. It times the native step: the public
 # native_train_step where the revision has it, and for revisions before that public API the hook it calls.
@@ -166,6 +168,76 @@ def dense_gemms(spec, batch: int) -> float:
     return total
 
 
+def conv_parts(spec, batch: int) -> dict[str, float]:
+    """Seconds of the conv layers' parts timed alone on random float32 operands of the step's shapes: the GEMMs
+    (forward [patches, 1] @ [W; b], weight gradient [patches, 1]ᵀ @ δ, and δ @ Wᵀ for all but the first layer with
+    parameters), im2col (one copy of every window from a strided view) and col2im (kh·kw strided adds), with
+    the conv GEMMs' FLOPs. The backend runs each of these chunk by chunk; here each is one call."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from backprop.spec import Conv2DLayer
+
+    rng, parts = np.random.default_rng(0), {"gemm_s": 0.0, "im2col_s": 0.0, "col2im_s": 0.0, "gemm_flops": 0}
+    net = backprop_spec(spec)
+    first = True
+    for layer, shape, out in zip(net.layers, net.input_shapes, net.shapes):
+        if not isinstance(layer, Conv2DLayer):
+            first = first and not layer.param_shapes(shape)
+            continue
+        (kh, kw), (sh, sw), (height, width, filters) = layer.kernel_size, layer.strides, out
+        rows, k = batch * height * width, kh * kw * shape[2]
+        image = rng.standard_normal((batch, shape[0] + kh - 1, shape[1] + kw - 1, shape[2]), dtype=np.float32)
+        windows = sliding_window_view(image, (kh, kw), axis=(1, 2))[:, ::sh, ::sw][:, :height, :width]
+        columns = np.ones((rows, k + 1), dtype=np.float32)
+        patches = columns[:, :-1].reshape(batch, height, width, kh, kw, shape[2])
+        parts["im2col_s"] += _median_time(lambda: np.copyto(patches, windows.transpose(0, 1, 2, 4, 5, 3)))
+        weights, delta = (rng.standard_normal(size, dtype=np.float32) for size in ((k + 1, filters), (rows, filters)))
+        parts["gemm_s"] += _median_time(lambda: columns @ weights) + _median_time(lambda: columns.T @ delta)
+        parts["gemm_flops"] += 2 * 2 * rows * (k + 1) * filters
+        if not first:
+            parts["gemm_s"] += _median_time(lambda: delta @ weights[:-1].T)
+            parts["gemm_flops"] += 2 * rows * k * filters
+            gradient = np.zeros_like(image)
+            patch_grads = rng.standard_normal((batch, height, width, kh, kw, shape[2]), dtype=np.float32)
+
+            def col2im():
+                for i in range(kh):
+                    for j in range(kw):
+                        gradient[:, i:i + height * sh:sh, j:j + width * sw:sw] += patch_grads[:, :, :, i, j]
+
+            parts["col2im_s"] += _median_time(col2im)
+        first = False
+    return parts
+
+
+def conv_profile(specs: list[tuple[str, dict, int]], peak_gflops: float) -> pd.DataFrame:
+    """For each convolutional model: the whole NumPy step, its conv layers' GEMMs, im2col and col2im timed alone
+    (:func:`conv_parts`), and the conv GEMMs' rate as a share of the GEMM peak ``peak_gflops``."""
+    import backprop
+    from backprop.datasets import random_batch
+
+    rows = []
+    for name, spec, batch in specs:
+        model = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
+        Xn, yn = model.prepare_batch(*random_batch(spec, batch, np.random.default_rng(0)))
+        step = _median_time(lambda: model.native_train_step(Xn, yn), blocks=5)
+        parts = conv_parts(spec, batch)
+        rate = parts["gemm_flops"] / parts["gemm_s"] / 1e9
+        rows.append({"model": name, "batch": batch, "step ms": step * 1e3,
+                     "conv GEMMs alone ms": parts["gemm_s"] * 1e3, "im2col ms": parts["im2col_s"] * 1e3,
+                     "col2im ms": parts["col2im_s"] * 1e3, "dense GEMMs alone ms": dense_gemms(spec, batch) * 1e3,
+                     "conv GEMM GFLOP/s": rate, "% of GEMM peak": 100 * rate / peak_gflops,
+                     "step GFLOP/s": backprop_spec(spec).flops_per_step(batch) / step / 1e9})
+    return pd.DataFrame(rows)
+
+
+def gemm_peak_gflops(size: int = 2048) -> float:
+    """The float32 GEMM rate of NumPy's BLAS on a size² matmul, as the benchmark's peak cell measures it."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
+    return 2 * size ** 3 / _median_time(lambda: a @ b, blocks=5) / 1e9
+
+
 def backprop_spec(spec: dict):
     from backprop.spec import as_spec
 
@@ -248,8 +320,11 @@ def main(argv: list[str] | None = None) -> None:
 
     models = named_models()
     specs = [(name, models[name].spec, batch) for name, batch in SIZES]
+    conv_specs = [(name, models[name].spec, batch) for name, batch in CONV_SIZES if name in models]
     with threadpool_limits(args.threads):
         phases = phase_profile(specs)
+        peak = gemm_peak_gflops()
+        convs = conv_profile(conv_specs, peak)
     revisions = [tuple(item.split(":", 1)) for item in args.history.split(",") if item]
     out = Path(args.out)
     results_path = out / "results.csv"
@@ -259,7 +334,12 @@ def main(argv: list[str] | None = None) -> None:
     if results_path.exists():
         sections += targets(load(out))
     sections += ["## Where the time goes now\n",
-                phases.to_markdown(index=False, floatfmt=".1f") + "\n"]
+                phases.to_markdown(index=False, floatfmt=".1f") + "\n",
+                "## The convolutional step\n",
+                f"Each conv layer's parts timed alone at the step's shapes (one call each; the backend runs them "
+                f"chunk by chunk in a cache-sized buffer), beside the whole step. GEMM peak measured here: "
+                f"{peak:.0f} GFLOP/s (float32 2048² matmul). Target: the conv GEMMs at ≥ 70 % of it on cifar-cnn.\n",
+                convs.to_markdown(index=False, floatfmt=".1f") + "\n" if not convs.empty else "_no conv model_\n"]
     if revisions:
         table = history(revisions, specs, args.threads)
         first = table.columns[0]
