@@ -245,8 +245,8 @@ def backprop_spec(spec: dict):
 
 
 def phase_profile(specs: list[tuple[str, dict, int]]) -> pd.DataFrame:
-    """Per-phase median times (µs) of the current NumPy step for each model, through the model's own phase hooks
-    (``_workspace``, ``_forward``, ``_loss_value``, ``_backward``; this tool profiles the backend's internals)."""
+    """Per-phase median times (µs) of the current NumPy step for each model, through the NumPy model's public
+    profiling entry :meth:`backends.numpy.model.Model.phase_steps`."""
     import backprop
     from backprop.datasets import random_batch
 
@@ -254,15 +254,12 @@ def phase_profile(specs: list[tuple[str, dict, int]]) -> pd.DataFrame:
     for name, spec, batch in specs:
         model = backprop.build(spec, backend="numpy", dtype="float32", seed=0)
         Xn, yn = model.prepare_batch(*random_batch(spec, batch, np.random.default_rng(0)))
-        fused = model.any_fused_sgd
         step = _median_time(lambda: model.native_train_step(Xn, yn))
-        spaces = model._workspace(batch)
-        forward = _median_time(lambda: model._forward(Xn, spaces))
-        output = model._forward(Xn, spaces)
-        loss = _median_time(lambda: model._loss_value(output, yn, spaces[-1]))
-        backward = _median_time(lambda: model._backward(Xn, yn, spaces, fused, None)) - forward - loss
-        grads = model.buffers.flat_grads
-        optimizer = 0.0 if fused else _median_time(lambda: model.optimizer.step(grads))
+        phases = model.phase_steps(Xn, yn)
+        forward, loss = _median_time(phases["forward"]), _median_time(phases["loss"])
+        backward = _median_time(phases["backward"]) - forward - loss
+        fused = phases["optimizer"] is None
+        optimizer = 0.0 if fused else _median_time(phases["optimizer"])
         gemm = dense_gemms(spec, batch)
         flops = backprop_spec(spec).flops_per_step(batch)
         rows.append({"model": name, "batch": batch, "optimizer": spec["optimizer"]["name"],

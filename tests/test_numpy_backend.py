@@ -118,3 +118,23 @@ def test_softmax_shift_is_exact_for_rows_far_apart(dtype, row_offsets, rng):
     assert compare(out, np.exp(z - exact_lse), tolerance).passed
     assert compare(m + np.log(s), exact_lse, tolerance).passed
     assert out.dtype == np.dtype(dtype)
+
+
+def test_phase_steps_compose_into_the_train_step():
+    """The profiler's phases: backward then optimizer is exactly one train step; a fused-sgd model has no separate
+    optimizer phase."""
+    spec = {**mlp_spec([6, 8, 3], "tanh", "softmax", "cross_entropy"), "optimizer": {"name": "adam", "lr": 0.01}}
+    profiled, stepped = (backprop.build(spec, backend="numpy", dtype="float64", seed=0) for _ in range(2))
+    X, y = profiled.prepare_batch(*random_batch(spec, 16, np.random.default_rng(0)))
+    phases = profiled.phase_steps(X, y)
+    phases["forward"]()
+    phases["loss"]()
+    phases["backward"]()
+    phases["optimizer"]()
+    stepped.native_train_step(X, y)
+    for mine, theirs in zip(profiled.get_params(), stepped.get_params()):
+        for key in mine:
+            np.testing.assert_array_equal(mine[key], theirs[key])
+    wide = backprop.build({**mlp_spec([300, 256, 3]), "optimizer": {"name": "sgd", "lr": 0.01}}, backend="numpy")
+    assert wide.phase_steps(*wide.prepare_batch(*random_batch(wide.spec, 4, np.random.default_rng(0))))[
+        "optimizer"] is None

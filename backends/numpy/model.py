@@ -17,6 +17,7 @@ returns a non-finite value).
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -197,6 +198,20 @@ class Model(BaseModel):
     def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
         output, spaces = self._inference(X)
         return self._loss_value(output, y, spaces[-1])
+
+    def phase_steps(self, X: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], object] | None]:
+        """For profiling: zero-argument callables that each run one phase of the train step on a prepared batch
+        (:meth:`prepare_batch`) in the training workspace of its size: "forward", "loss" (on the output of one
+        forward), "backward" (forward, loss and backward: its time minus the other two is the backward pass's) and
+        "optimizer" (the update from the current gradients; None when sgd is fused into the backward GEMMs).
+        Running them changes the gradients and, for "optimizer", the parameters."""
+        spaces, fuse = self._workspace(X.shape[0]), self.any_fused_sgd
+        output = self._forward(X, spaces)
+        grads = self.buffers.flat_grads
+        return {"forward": lambda: self._forward(X, spaces),
+                "loss": lambda: self._loss_value(output, y, spaces[-1]),
+                "backward": lambda: self._backward(X, y, spaces, fuse, None),
+                "optimizer": None if fuse else lambda: self.optimizer.step(grads)}
 
     def pre_activations(self, X) -> list[np.ndarray | None]:
         """z of every layer with an activation (dense: (N, units); conv2d: (N, H', W', filters)) for the batch
