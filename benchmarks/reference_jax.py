@@ -2,14 +2,17 @@
 and an optax optimizer in one ``jax.jit`` step, as optax's "Getting started" writes it::
 
     @jax.jit                      # donate: jax.jit(step, donate_argnums=(0, 1))
-    def step(params, opt_state, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+    def step(params, opt_state, key, x, y):
+        key, dropout_key = jax.random.split(key)
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y, dropout_key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return optax.apply_updates(params, updates), opt_state, key, loss
 
 ``donate`` passes the parameters and optimizer state as donated buffers, as the suite's JAX step does, so XLA
 updates them in place. Convolutions are ``lax.conv_general_dilated`` on NHWC images with HWIO kernels, pooling is
-``lax.reduce_window``.
+``lax.reduce_window``. Dropout draws its mask with ``jax.random.bernoulli`` from the step's key, split once per
+dropout layer, as flax's ``nn.Dropout`` does (a network without dropout splits no key); the forward of ``logits``
+gets no key and applies none.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from .reference_loops import ReferenceLoop, hidden_activation, layer_type
 
 
 def layer_function(spec, index: int):
-    """``f(params, a)`` for layer ``index``, its activation included."""
+    """``f(params, a)`` for layer ``index``, its activation included (a dropout layer is :func:`dropout`)."""
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -49,6 +52,20 @@ def layer_function(spec, index: int):
     return lambda p, a: activation(affine(p, a), p)
 
 
+def dropout(rate: float):
+    """``f(a, key)``: inverted dropout with a mask drawn from ``key``; the identity when ``key`` is None."""
+    import jax
+    import jax.numpy as jnp
+
+    def apply(a, key):
+        if key is None:
+            return a
+        keep = jax.random.bernoulli(key, 1.0 - rate, a.shape)
+        return jnp.where(keep, a / (1.0 - rate), 0.0)
+
+    return apply
+
+
 def build(spec, dtype: np.dtype, params: list, *, donate: bool) -> ReferenceLoop:
     import jax
 
@@ -57,16 +74,23 @@ def build(spec, dtype: np.dtype, params: list, *, donate: bool) -> ReferenceLoop
     import jax.numpy as jnp
     import optax
 
-    functions = [layer_function(spec, index) for index in range(len(spec.layers))]
+    functions = [dropout(layer.rate) if layer_type(layer) == "dropout" else layer_function(spec, index)
+                 for index, layer in enumerate(spec.layers)]
 
-    def forward(params, X):
+    def forward(params, X, key=None):
         a = X
-        for p, function in zip(params, functions):
-            a = function(p, a)
+        for p, layer, function in zip(params, spec.layers, functions):
+            if layer_type(layer) != "dropout":
+                a = function(p, a)
+                continue
+            layer_key = None
+            if key is not None:
+                key, layer_key = jax.random.split(key)
+            a = function(a, layer_key)
         return a
 
-    def loss_fn(params, X, y):
-        out = forward(params, X)
+    def loss_fn(params, X, y, key):
+        out = forward(params, X, key)
         if spec.loss == "cross_entropy":
             return optax.softmax_cross_entropy(out, y).mean()
         if spec.loss == "binary_cross_entropy":
@@ -78,17 +102,21 @@ def build(spec, dtype: np.dtype, params: list, *, donate: bool) -> ReferenceLoop
                  else optax.sgd(o.lr, momentum=o.momentum if o.name == "momentum" else None,
                                 nesterov=o.nesterov and o.name == "momentum"))
 
-    def step(params, opt_state, X, y):
-        loss, grads = jax.value_and_grad(loss_fn)(params, X, y)
+    masked = any(layer_type(layer) == "dropout" for layer in spec.layers)
+
+    def step(params, opt_state, key, X, y):
+        key, dropout_key = jax.random.split(key) if masked else (key, None)
+        loss, grads = jax.value_and_grad(loss_fn)(params, X, y, dropout_key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return optax.apply_updates(params, updates), opt_state, key, loss
 
     jitted = jax.jit(step, donate_argnums=(0, 1) if donate else ())
-    live = {"params": jax.tree_util.tree_map(jnp.asarray, params)}
+    live = {"params": jax.tree_util.tree_map(jnp.asarray, params), "key": jax.random.key(0)}
     live["opt_state"] = optimizer.init(live["params"])
 
     def train_step(X, y):
-        live["params"], live["opt_state"], loss = jitted(live["params"], live["opt_state"], X, y)
+        live["params"], live["opt_state"], live["key"], loss = jitted(live["params"], live["opt_state"],
+                                                                       live["key"], X, y)
         return loss
 
     logits = jax.jit(forward)

@@ -14,14 +14,17 @@ a suite mode (DESIGN.md section 5, "References like for like"):
 | ``jax-minimal:jit`` | a ``jax.jit`` step with optax, no donation | jax:jit (idiomatic) |
 | ``jax-minimal:jit-donate`` | the same with ``donate_argnums``, as the suite | jax:jit (like for like) |
 
-The loops build dense, conv2d, max/avg pooling and flatten layers (:func:`supports` says which specs they take:
-pooling whose "same" padding pads nothing, and sgd, momentum or adam without weight decay or schedule), load the
-suite's seeded initial weights, so their final losses are comparable, and use the framework's own optimizer
-objects. Images are NHWC as in the suite (DESIGN.md section 6); the torch loops take them as NCHW, as torch's
-tutorials do, converted off the clock by ``prepare_batch``. The suite's TensorFlow optimizers are TF ops on
-purpose (Keras' formulas differ from the spec, DESIGN.md section 2), so the TensorFlow loops are Keras' idiomatic
-loop, and Keras' Adam (ε-hat) drifts slightly from the spec's by design. No loop has the suite's non-finite
-guard: that is the point of a minimal loop.
+The loops build dense, conv2d (any padding), max/avg pooling, flatten and dropout layers (:func:`supports` says
+which specs they take: pooling whose "same" padding pads nothing, dropout only in a spec whose ``dropout_rng`` is
+"native", and sgd, momentum or adam without weight decay or schedule), load the suite's seeded initial weights, so
+their final losses are comparable, and use the framework's own optimizer objects. Dropout is the framework's own
+(``nn.Dropout``, Keras ``Dropout``, a ``jax.random.bernoulli`` mask from a key split every step, as flax does), so a
+loop is like for like only with a suite model that draws native masks too; the suite's own masks are the same on
+every backend and a loop cannot draw them. Images are NHWC as in the suite (DESIGN.md section 6); the torch loops
+take them as NCHW, as torch's tutorials do, converted off the clock by ``prepare_batch``. The suite's TensorFlow
+optimizers are TF ops on purpose (Keras' formulas differ from the spec, DESIGN.md section 2), so the TensorFlow
+loops are Keras' idiomatic loop, and Keras' Adam (ε-hat) drifts slightly from the spec's by design. No loop has the
+suite's non-finite guard: that is the point of a minimal loop.
 
 :func:`build_reference` returns a :class:`ReferenceLoop` with the calls the harness uses on a suite model:
 ``prepare_batch(X, y)``, ``train_step(Xn, yn)`` (a native loss) and ``logits(Xn)``.
@@ -72,7 +75,7 @@ REFERENCES: dict[str, Reference] = {ref.label: ref for ref in (
 REFERENCE_BACKENDS = tuple(dict.fromkeys(ref.backend for ref in REFERENCES.values()))
 
 
-LAYER_TYPES = ("dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten")
+LAYER_TYPES = ("dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "dropout")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
@@ -123,13 +126,16 @@ def padding_of(layer, shape: tuple[int, ...]) -> tuple[tuple[int, int], tuple[in
 
 def supports(spec) -> bool:
     """True when the minimal loops can build ``spec``: the layer types of :data:`LAYER_TYPES`, pooling that pads
-    nothing, and sgd, momentum or adam without weight decay, schedule or ``native``."""
+    nothing, dropout only with ``dropout_rng`` "native", and sgd, momentum or adam without weight decay, schedule
+    or ``native``."""
     o = spec.optimizer
     plain = (o.name in OPTIMIZERS and not getattr(o, "weight_decay", 0.0) and getattr(o, "schedule", None) is None
              and not o.native)
     shapes = getattr(spec, "input_shapes", [None] * len(spec.layers))
+    native_masks = getattr(spec, "dropout_rng", "suite") == "native"
     layers_ok = all(layer_type(layer) in LAYER_TYPES and not (
-        layer_type(layer).endswith("pool2d") and padding_of(layer, shape) != ((0, 0), (0, 0)))
+        layer_type(layer).endswith("pool2d") and padding_of(layer, shape) != ((0, 0), (0, 0))) and not (
+        layer_type(layer) == "dropout" and not native_masks)
         for layer, shape in zip(spec.layers, shapes))
     return plain and layers_ok
 

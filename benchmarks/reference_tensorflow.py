@@ -9,7 +9,8 @@ a Keras optimizer, as the Keras guide "Writing a training loop from scratch" wri
         optimizer.apply_gradients(zip(grads, model.trainable_weights))
         return loss
 
-Keras' layers take the suite's layouts as they are (NHWC images, HWIO kernels, (h, w, c) flatten order).
+Keras' layers take the suite's layouts as they are (NHWC images, HWIO kernels, (h, w, c) flatten order); dropout
+is Keras' ``Dropout``, active in the step's ``training=True`` call.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def build(spec, dtype: np.dtype, params: list, *, mode: str) -> ReferenceLoop:
         kind = layer_type(layer)
         if kind == "flatten":
             layers.append(keras.layers.Flatten(dtype=dtype.name))
+            continue
+        if kind == "dropout":
+            layers.append(keras.layers.Dropout(layer.rate, dtype=dtype.name))
             continue
         if kind.endswith("pool2d"):
             pool = keras.layers.MaxPooling2D if kind == "max_pool2d" else keras.layers.AveragePooling2D

@@ -12,7 +12,8 @@
 Images are NCHW, as in torch's tutorials: the suite's conv kernel (kh, kw, C_in, C_out) becomes ``Conv2d.weight``
 (C_out, C_in, kh, kw), "same" padding is ``Conv2d(padding=…)`` when it is symmetric and ``nn.ZeroPad2d`` before the
 convolution when it is not, and the dense layer after a flatten gets its weight rows reordered from the suite's
-(h, w, c) order to torch's (c, h, w).
+(h, w, c) order to torch's (c, h, w). Dropout is ``nn.Dropout``: the network trains in ``train()`` mode and
+``logits`` switches to ``eval()`` for its forward.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def build(spec, dtype: np.dtype, params: list, *, fused: bool, compiled: bool = 
         if kind == "flatten":
             modules.append(nn.Flatten())
             flattened = shape
+            continue
+        if kind == "dropout":
+            modules.append(nn.Dropout(layer.rate))
             continue
         if kind.endswith("pool2d"):
             pool = nn.MaxPool2d if kind == "max_pool2d" else nn.AvgPool2d
@@ -90,7 +94,11 @@ def build(spec, dtype: np.dtype, params: list, *, fused: bool, compiled: bool = 
         return loss.detach()
 
     def logits(X):
-        with torch.no_grad():
-            return net(X).numpy()
+        net.eval()
+        try:
+            with torch.no_grad():
+                return net(X).numpy()
+        finally:
+            net.train()
 
     return ReferenceLoop(torch.from_numpy, train_step, logits, spec, dtype, layout=nchw)
