@@ -3,14 +3,22 @@
 ``python -m benchmarks.run --plan`` prints the plan (cells × R processes × estimated seconds) without running it.
 The model is a fixed table, so the estimate of a sweep never depends on another run's timings:
 
-- a process's start (interpreter, imports, building the model; :data:`START_S`) and its first call (tracing,
-  compiling; :data:`COMPILE_S`), measured on this 2-vCPU machine when it was quiet (the 901b48b run, whose cells
-  each ran in one process);
-- the steps it runs, each estimated as a fixed per-step cost of the label (:data:`DISPATCH_S`) plus the model's
-  GEMM FLOPs at :data:`GEMM_RATE` per thread;
+- a process's start (interpreter, imports, building the model; :data:`START_S`, plus :data:`LAYERED_START_S` for a
+  network with layers other than dense), its first call (tracing, compiling; :data:`COMPILE_S`, plus
+  :data:`LAYER_COMPILE_S` for every layer that is not dense) and the building of its parameters
+  (:data:`BUILD_S_PER_PARAM`: the suite's initialization, then the framework's copy, first touches of memory),
+  measured on this 2-vCPU machine when it was quiet (the 901b48b run for the dense models, one process per cell;
+  one-round spot checks of lenet5, cifar-cnn, cifar-cnn-native-masks, fcn5 and mnist-bn for the rest);
+- the steps it runs, each estimated as a fixed per-step cost of the label (:data:`DISPATCH_S`), plus the model's
+  GEMM FLOPs (dense and conv2d) at :data:`GEMM_RATE` per thread (:data:`CONV_RATE` for JAX's convolutions), plus
+  a cost per number that the layers other than dense output (:data:`ELEMENT_S`: im2col, pooling, dropout and
+  batch-norm passes, memory-bound), per number that a framework's own dropout masks (:data:`NATIVE_MASK_S`) and
+  per parameter (:data:`PARAM_S`: the gradient and update passes over memory);
 - the timing procedure of :mod:`benchmarks.child`: the check run, the calibration, the timed blocks (each ≥
   ``block_s`` or one step, at most ``max_timed_s`` once three are done) and, for a suite label, the public step's
-  own calibration and blocks.
+  own calibration and blocks;
+- a time-to-accuracy process: its data (:data:`TTA_LOAD_S`), :data:`TTA_EPOCHS` epochs to the target, a test
+  forward pass after each, and on digits the public fit epochs (each a predict over the training set too).
 
 On a busy day the machine runs 1.5–2× slower than this and the sweep takes as much longer.
 """
@@ -25,15 +33,22 @@ from .cells import Cell
 from .child import CHECK_STEPS
 from .reference_loops import REFERENCES
 from .sweeps import SweepConfig
+from .time_to_accuracy import TASKS
 
 START_S = {"numpy": 0.45, "torch": 3.0, "tensorflow": 5.6, "jax": 1.4, "sklearn": 1.2}
 COMPILE_S = {"torch:compile": 3.0, "tensorflow:xla": 0.6, "tensorflow:function": 0.2, "jax:jit": 0.45}
+LAYERED_START_S = {"torch": 2.0, "tensorflow": 3.5, "numpy": 0.3}  # a network with layers other than dense
+LAYER_COMPILE_S = {"torch:compile": 0.5, "tensorflow:xla": 0.4, "tensorflow:function": 0.3, "jax:jit": 0.5}
+BUILD_S_PER_PARAM = {"suite": 50e-9, "minimal": 120e-9}  # a minimal loop also converts the suite's weights
 DISPATCH_S = {"numpy": 12e-6, "torch": 250e-6, "tensorflow": 300e-6, "tensorflow:eager": 5e-3, "jax": 20e-6,
               "sklearn": 450e-6}
 GEMM_RATE = 50e9  # float32 FLOP/s per thread, about half the measured peak
-DIGITS_LOAD_S = 1.0  # scikit-learn's digits, loaded and split by a time-to-accuracy process
-TTA_EPOCHS = 6  # epochs to 95 % on digits, every backend (the 901b48b run)
-DIGITS_STEPS_PER_EPOCH = 43  # 1347 training rows in batches of 32
+CONV_RATE = {"jax": 10e9}  # XLA's CPU convolutions, per thread; the others run theirs at GEMM_RATE
+ELEMENT_S = {"numpy": 30e-9, "torch": 9e-9, "tensorflow": 18e-9, "jax": 30e-9}  # at all cores
+PARAM_S = {"numpy": 0.5e-9, "torch": 3e-9, "tensorflow": 2.5e-9, "jax": 2.5e-9}  # gradient and update passes
+NATIVE_MASK_S = {"tensorflow": 350e-9}  # Keras' own dropout draws under XLA, per masked number
+TTA_LOAD_S = {"digits": 1.0, "mnist-lenet5": 3.5}  # the task's data, loaded and split
+TTA_EPOCHS = {"digits": 6, "mnist-lenet5": 3}  # epochs to 95 %, every backend (901b48b; the lenet5 spot check)
 
 
 def framework(backend: str) -> str:
@@ -51,7 +66,31 @@ def step_s(cell: Cell) -> float:
     """One train step of the cell's model at its batch size and thread count."""
     name = framework(cell.backend)
     dispatch = DISPATCH_S.get(mirrored_label(cell), DISPATCH_S.get(name, DISPATCH_S["numpy"]))
-    return dispatch + as_spec(cell.spec).flops_per_step(cell.batch_size) / (GEMM_RATE * cell.threads)
+    spec = as_spec(cell.spec)
+    dense, conv, elements, masked = step_work(spec, cell.batch_size)
+    native_masks = masked if spec.dropout_rng == "native" else 0
+    return (dispatch + dense / (GEMM_RATE * cell.threads) + conv / (CONV_RATE.get(name, GEMM_RATE) * cell.threads)
+            + elements * ELEMENT_S.get(name, ELEMENT_S["numpy"]) + native_masks * NATIVE_MASK_S.get(name, 0.0)
+            + spec.param_count() * PARAM_S.get(name, PARAM_S["numpy"]))
+
+
+def step_work(spec, batch_size: int) -> tuple[int, int, int, int]:
+    """The work of one step: dense GEMM FLOPs, conv2d GEMM FLOPs (as :meth:`NetworkSpec.flops_per_step` counts
+    them), the numbers output by the layers that are not dense, and those output by dropout layers."""
+    dense = conv = elements = masked = 0
+    first = True
+    for layer, shape, out in zip(spec.layers, spec.input_shapes, spec.shapes):
+        flops = layer.gemm_flops(shape, batch_size, first)
+        first = first and flops == 0
+        if layer.type == "conv2d":
+            conv += flops
+        else:
+            dense += flops
+        if layer.type != "dense":
+            elements += batch_size * math.prod(out)
+        if layer.type == "dropout":
+            masked += batch_size * math.prod(out)
+    return dense, conv, elements, masked
 
 
 def blocks_s(step: float, config: SweepConfig, repeats: int) -> tuple[float, int]:
@@ -61,21 +100,47 @@ def blocks_s(step: float, config: SweepConfig, repeats: int) -> tuple[float, int
     return count * block, count
 
 
+def start_s(cell: Cell) -> float:
+    """A process's start, its parameters' building and its first call's compile."""
+    name = framework(cell.backend)
+    start = START_S.get(name, START_S["numpy"])
+    if cell.kind == "gemm":
+        return start
+    label = mirrored_label(cell)
+    spec = as_spec(cell.spec)
+    layers = sum(layer.type != "dense" for layer in spec.layers)
+    build = spec.param_count() * BUILD_S_PER_PARAM["minimal" if cell.label in REFERENCES else "suite"]
+    layered = LAYERED_START_S.get(name, 0.0) if layers else 0.0
+    return start + layered + build + COMPILE_S.get(label, 0.0) + layers * LAYER_COMPILE_S.get(label, 0.0)
+
+
 def process_s(cell: Cell, config: SweepConfig) -> float:
     """Estimated wall seconds of one process of ``cell``."""
-    name = framework(cell.backend)
-    start = START_S.get(name, START_S["numpy"]) + COMPILE_S.get(mirrored_label(cell), 0.0)
+    start = start_s(cell)
     if cell.kind == "gemm":
         step = 2.0 * cell.batch_size ** 3 / (2 * GEMM_RATE * cell.threads)
         return start + 3 * step + config.block_s + blocks_s(step, config, cell.repeats)[0]
     step = step_s(cell)
     if cell.kind == "tta":
-        epochs = TTA_EPOCHS + (config.public_epochs if name in ("numpy", "torch", "tensorflow", "jax") else 0)
-        return start + DIGITS_LOAD_S + epochs * DIGITS_STEPS_PER_EPOCH * step
+        return start + tta_s(cell, config, step)
     timed, count = blocks_s(step, config, cell.repeats)
     calibration = 2 * config.block_s + step
     public = calibration + blocks_s(step, config, config.public_repeats)[0] if cell.label not in REFERENCES else 0.0
     return start + CHECK_STEPS * step + calibration + timed + public
+
+
+def tta_s(cell: Cell, config: SweepConfig, step: float) -> float:
+    """A time-to-accuracy process after its start: the data, the epochs to the target with a test forward pass
+    (a third of a step per row) after each, and on a task compared with scikit-learn, a suite label's public fit
+    epochs (with a predict over the training set)."""
+    task = TASKS[cell.model]
+    epoch = task.steps_per_epoch * step
+    test_rows = task.train_rows / 3  # the presets' test splits are a quarter and a fifth of their data
+    forward = step / 3 / task.batch_size
+    suite = framework(cell.backend) in ("numpy", "torch", "tensorflow", "jax") and cell.label not in REFERENCES
+    public = config.public_epochs if task.sklearn and suite else 0
+    trained = TTA_EPOCHS.get(task.name, task.max_epochs) * (epoch + test_rows * forward)
+    return TTA_LOAD_S.get(task.name, 1.0) + trained + public * (epoch + task.train_rows * forward)
 
 
 def plan_summary(cells: list[Cell], config: SweepConfig, rounds: int) -> dict:

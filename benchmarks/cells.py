@@ -4,7 +4,8 @@ A cell is ``kind`` × backend × mode × model × batch size × threads × dtype
 
 - ``step``: steady-state train-step timing (:mod:`benchmarks.timing`), the fixed final-loss check run and, for a
   suite backend, the public ``model.train_step`` beside the native step;
-- ``tta``: time to 95 % test accuracy on scikit-learn's digits (:mod:`benchmarks.time_to_accuracy`);
+- ``tta``: time to 95 % test accuracy on a task of :mod:`benchmarks.time_to_accuracy` (its model column names the
+  task);
 - ``gemm``: the machine's float32 GEMM peak with NumPy (:mod:`benchmarks.gemm`).
 
 A label is ``backend:mode``: a registry backend and one of its modes, a minimal loop of
@@ -25,6 +26,7 @@ from backprop.spec import as_spec
 from .models import BenchModel, named_models, resolve_model
 from .reference_loops import REFERENCE_BACKENDS, REFERENCES, supports
 from .sweeps import SweepConfig, best_mode
+from .time_to_accuracy import TASKS, Task
 
 SKLEARN = ("sklearn", "sklearn")
 
@@ -100,11 +102,13 @@ def labels(backends: list[str] | None, modes: list[str] | None) -> list[tuple[st
     return pairs
 
 
-def suite_labels(config: SweepConfig, selection: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
+def suite_labels(config: SweepConfig, selection: list[tuple[str, str]] | None,
+                 bench: BenchModel | None = None) -> list[tuple[str, str]]:
     """The registry labels of a row: the selection's, or every mode (full) / the best mode and the sweep's
-    ``also_modes`` (otherwise) of every installed backend."""
+    ``also_modes`` (otherwise; the best mode alone on a designated larger ``bench``) of every installed backend."""
     if selection is not None:
         return [(b, m) for b, m in selection if b in BACKENDS]
+    also = () if bench is not None and bench.large else config.also_modes
     pairs = []
     for name in available_backends():
         modes = BACKENDS[name].modes
@@ -112,7 +116,7 @@ def suite_labels(config: SweepConfig, selection: list[tuple[str, str]] | None) -
             pairs += [(name, mode) for mode in modes]
         else:
             pairs += [(name, best_mode(name, modes))]
-            pairs += [(name, mode) for mode in modes if f"{name}:{mode}" in config.also_modes]
+            pairs += [(name, mode) for mode in modes if f"{name}:{mode}" in also]
     return pairs
 
 
@@ -132,16 +136,19 @@ def reference_labels(config: SweepConfig, selection: list[tuple[str, str]] | Non
             if ref.suite_label in mirrored and (config.every_mode or ref.like_for_like)]
 
 
-def tta_labels(config: SweepConfig, selection: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
-    """The time-to-accuracy labels: the sweep's pool (or the selection) filtered by ``config.tta_labels``."""
+def tta_labels(config: SweepConfig, selection: list[tuple[str, str]] | None, task: Task,
+               wanted: tuple[str, ...] | None) -> list[tuple[str, str]]:
+    """The time-to-accuracy labels of ``task``: the sweep's pool (or the selection) filtered by ``wanted`` (None:
+    all) and by what can train the task (scikit-learn a dense digits network, minimal loops what they support)."""
+    bench = BenchModel(task.name, task.spec, task.batch_size)
+    sklearn = [SKLEARN] if task.sklearn and importlib.util.find_spec("sklearn") is not None else []
     if selection is not None:
-        pool = selection
+        loops = reference_labels(config, selection, suite_labels(config, selection), bench)
+        pool = [pair for pair in selection if pair[0] in BACKENDS or pair in loops or pair in sklearn]
     else:
-        suite = suite_labels(config, None)
-        digits = named_models()["digits"]
-        sklearn = [SKLEARN] if importlib.util.find_spec("sklearn") is not None else []
-        pool = [*suite, *reference_labels(config, None, suite, digits), *sklearn]
-    return [(b, m) for b, m in pool if config.tta_labels is None or f"{b}:{m}" in config.tta_labels]
+        suite = suite_labels(config, None, bench)
+        pool = [*suite, *reference_labels(config, None, suite, bench), *sklearn]
+    return [(b, m) for b, m in pool if wanted is None or f"{b}:{m}" in wanted]
 
 
 def width_model(width: int) -> str:
@@ -156,52 +163,77 @@ def plan(config: SweepConfig, selection: list[tuple[str, str]] | None = None, *,
 
     Sweeps: ``peak`` (GEMM for each thread count used), ``models`` (each model at its default batch at all cores,
     plus 1 thread for ``one_thread_models``; minimal loops only at the top thread count), ``batch`` and ``width``
-    (scaling curves of the registry labels at all cores), ``tta`` (digits time to accuracy, all cores). Explicit
-    ``threads`` apply to every model; explicit ``models``/``batch_sizes`` replace the model list and the batch
-    sweep's sizes (both given: every model at every size) and drop the width and time-to-accuracy sweeps.
-    ``selection`` (labels named on the command line) replaces the sweep's own choice of labels.
+    (scaling curves of the registry labels at all cores), ``tta`` (the time-to-accuracy tasks, all cores). Explicit
+    ``threads`` apply to every model; explicit ``models`` replace the model list, explicit ``batch_sizes`` the sizes
+    of the batch curves (of ``scaling_model`` in a sweep without any), and both given time every model at every size
+    with no batch curve; either drops the width and time-to-accuracy sweeps. ``selection`` (labels named on the
+    command line) replaces the sweep's own choice of labels. Model names are resolved by
+    :func:`benchmarks.models.resolve_model`; two entries that name different networks by one name are a ValueError.
     """
     cores = all_cores()
     top = max(threads) if threads else cores
     repeats = repeats or config.repeats
     custom = models is not None or batch_sizes is not None
-    suite = suite_labels(config, selection)
-    # The batch and width sweeps time the best modes only; the sweep's also_modes appear in the model tables.
-    scaling = suite if selection is not None else [(b, m) for b, m in suite if f"{b}:{m}" not in config.also_modes]
     cells: list[Cell] = []
 
-    def add(kind: str, backend: str, mode: str, model_name: str, batch: int, n_threads: int, sweep: str) -> None:
-        spec = {} if kind == "gemm" else resolve_model(model_name).spec
-        cells.append(Cell(kind, backend, mode, model_name, batch, n_threads, dtype, repeats, sweep, spec))
+    def add(kind: str, backend: str, mode: str, bench: BenchModel, batch: int, n_threads: int, sweep: str) -> None:
+        cells.append(Cell(kind, backend, mode, bench.name, batch, n_threads, dtype, repeats, sweep, bench.spec))
 
-    for name in models or config.models or list(named_models()):
-        bench = resolve_model(name)
-        counts = threads or ([1, cores] if name in config.one_thread_models else [cores])
+    def scaling(bench: BenchModel) -> list[tuple[str, str]]:
+        """The scaling curves' labels: the best modes (the sweep's also_modes appear in the model tables only)."""
+        suite = suite_labels(config, selection, bench)
+        return suite if selection is not None else [(b, m) for b, m in suite if f"{b}:{m}" not in config.also_modes]
+
+    for bench in unique_models(models or config.models or list(named_models())):
+        suite = suite_labels(config, selection, bench)
+        counts = threads or ([1, cores] if bench.name in config.one_thread_models else [cores])
         for batch in (batch_sizes if batch_sizes is not None and models is not None else [bench.batch_size]):
             for n in sorted(set(counts), reverse=True):
                 loops = reference_labels(config, selection, suite, bench) if n == top else []
                 for backend, mode in [*suite, *loops]:
-                    add("step", backend, mode, name, batch, n, "models")
-    if batch_sizes is not None or not custom:
-        for batch in batch_sizes or config.batch_sizes:
-            for backend, mode in scaling:
-                add("step", backend, mode, config.scaling_model, batch, top, "batch")
+                    add("step", backend, mode, bench, batch, n, "models")
+    if models is not None:
+        curves = []
+    elif batch_sizes is not None:
+        curves = [(name, batch_sizes) for name in [name for name, _ in config.batch_curves] or [config.scaling_model]]
+    else:
+        curves = list(config.batch_curves)
+    for name, sizes in curves:
+        bench = resolve_model(name)
+        for batch in sizes:
+            for backend, mode in scaling(bench):
+                add("step", backend, mode, bench, batch, top, "batch")
     if not custom:
-        scaling_spec = resolve_model(config.scaling_model).spec
+        shape = resolve_model(config.scaling_model)
         for width in config.widths:
-            name = width_model(width)
-            name = config.scaling_model if resolve_model(name).spec == scaling_spec else name
-            for backend, mode in scaling:
-                add("step", backend, mode, name, named_models()[config.scaling_model].batch_size, top, "width")
-        from backprop.presets import PRESETS
-
-        for backend, mode in tta_labels(config, selection):
-            add("tta", backend, mode, "digits", PRESETS["digits"].batch_size, top, "tta")
+            bench = resolve_model(width_model(width))
+            bench = shape if bench.spec == shape.spec else bench
+            for backend, mode in scaling(bench):
+                add("step", backend, mode, bench, shape.batch_size, top, "width")
+        for name, wanted in config.tta:
+            task = TASKS[name]
+            bench = BenchModel(task.name, task.spec, task.batch_size)
+            for backend, mode in tta_labels(config, selection, task, wanted):
+                add("tta", backend, mode, bench, task.batch_size, top, "tta")
     steps = cells
     cells = []
     for n in sorted({cell.threads for cell in steps}):
-        add("gemm", "numpy", "sgemm", f"gemm-{config.gemm_size}", config.gemm_size, n, "peak")
+        cells.append(Cell("gemm", "numpy", "sgemm", f"gemm-{config.gemm_size}", config.gemm_size, n, dtype, repeats,
+                          "peak"))
     return merge(cells + steps)
+
+
+def unique_models(names: list[str]) -> list[BenchModel]:
+    """The models of ``names``, each once; a ValueError when two of them give one name to different networks (a
+    spec file ``mnist.json`` beside the named mnist, or two ``net.json`` in different folders)."""
+    chosen: dict[str, BenchModel] = {}
+    for entry in names:
+        bench = resolve_model(entry)
+        if bench.name in chosen and chosen[bench.name].spec != bench.spec:
+            raise ValueError(f"--models: {entry!r} names a model {bench.name!r} that differs from another entry's "
+                             f"model of that name; rename the spec file")
+        chosen.setdefault(bench.name, bench)
+    return list(chosen.values())
 
 
 def merge(cells: list[Cell]) -> list[Cell]:

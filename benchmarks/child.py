@@ -113,18 +113,20 @@ def run_gemm(cell: dict, config: dict) -> dict:
 
 
 def run_tta(cell: dict, spec, config: dict) -> dict:
-    from .time_to_accuracy import digits_data, public_epochs, sklearn_to_accuracy, train_to_accuracy
+    """Time to accuracy on the task named by the cell's model (:data:`benchmarks.time_to_accuracy.TASKS`)."""
+    from .time_to_accuracy import TASKS, public_epochs, sklearn_to_accuracy, train_to_accuracy
 
     probe = thread_control.ThreadProbe.start()
-    data = digits_data()
+    task = TASKS[cell["model"]]
+    data = task.data()
     if cell["backend"] == "sklearn":
-        result = sklearn_to_accuracy(spec, cell["dtype"], cell["batch_size"], config["tta_epochs"])
+        result = sklearn_to_accuracy(spec, data, cell["dtype"], cell["batch_size"], task.max_epochs)
     else:
         trainer = build_trainer(cell, spec)
         result = train_to_accuracy(trainer.prepare, trainer.native_step,
                                    lambda: float((trainer.classes(data.X_test) == data.y_test).mean()),
-                                   data.X_train, data.y_train, cell["batch_size"], config["tta_epochs"])
-        if trainer.model is not None:
+                                   data.X_train, data.y_train, cell["batch_size"], task.max_epochs)
+        if trainer.model is not None and task.sklearn:
             result.update(public_epochs(trainer.model, data.X_train, data.y_train, cell["batch_size"],
                                         config["public_epochs"]))
     return {**result, "cpu_per_wall": probe.stop(), "os_threads": thread_control.os_thread_count()}

@@ -71,3 +71,12 @@ def ok_steps(folder: Folder) -> pd.DataFrame:
 
 def in_sweep(rows: pd.DataFrame, sweep: str) -> pd.DataFrame:
     return rows[rows["sweep"].str.split("+").apply(lambda tags: sweep in tags)]
+
+
+def scaling_curves(steps: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """``(title, x column, rows)`` of each scaling curve: the batch curve of each model (``batch size
+    (cifar-cnn)``, ``batch_size``), then the width curve of mnist's shape (``hidden width``, ``hidden_width``)."""
+    curves = [(f"batch size ({model})", "batch_size", rows)
+              for model, rows in in_sweep(steps, "batch").groupby("model", sort=False)]
+    width = in_sweep(steps, "width")
+    return curves + ([("hidden width", "hidden_width", width)] if not width.empty else [])

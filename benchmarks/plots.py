@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+MARKERS = ("o", "s", "^", "D")
+COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+
 
 def _figure():
     import matplotlib
@@ -26,35 +29,45 @@ def _save(plt, fig, path: Path) -> str:
 
 def scaling_plot(steps: pd.DataFrame, sweep: str, x: str, xlabel: str, path: Path) -> str | None:
     """Log-log step time against ``x`` for the rows of ``sweep``, one line per backend:mode, with each cell's 95 %
-    interval as an error bar."""
+    interval as an error bar. The batch sweep has a curve per model: its lines are named ``model label``, one
+    marker per model."""
     rows = steps[steps["sweep"].str.contains(sweep, regex=False)]
     rows = rows[rows["threads"] == rows["threads"].max()] if not rows.empty else rows
-    if rows[x].nunique() < 2:
+    models = list(dict.fromkeys(rows["model"])) if sweep == "batch" else []
+    curves = [(key, group) for key, group in rows.sort_values(x).groupby(["model", "label"] if models else ["label"],
+                                                                         sort=False) if group[x].nunique() >= 2]
+    if not curves:
         return None
     plt, fig, ax = _figure()
-    for label, group in rows.sort_values(x).groupby("label"):
+    for key, group in curves:
+        model, label = key if models else (None, key[0])
         median = group["step_median_s"] * 1e3
         errors = [median - group["step_ci_low_s"] * 1e3, group["step_ci_high_s"] * 1e3 - median]
-        ax.errorbar(group[x], median, yerr=errors, marker="o", capsize=3, label=label,
+        ax.errorbar(group[x], median, yerr=errors, capsize=3, label=f"{model} {label}" if models else label,
+                    marker=MARKERS[models.index(model) % len(MARKERS)] if models else "o",
                     linestyle="--" if label.split(":")[0].endswith("minimal") else "-")
+    shape = ", ".join(models) if models else "mlp:784-W-W-10"
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="train step, median (ms)",
-           title=f"Step time vs {xlabel} ({rows['model'].iloc[0] if sweep == 'batch' else 'mlp:256-W-W-10'}, "
-                 f"{int(rows['threads'].max())} threads)")
+           title=f"Step time vs {xlabel} ({shape}, {int(rows['threads'].max())} threads)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return _save(plt, fig, path)
 
 
 def tta_plot(tta: pd.DataFrame, path: Path) -> str | None:
-    rows = tta.dropna(subset=["tta_s"]).sort_values("tta_s")
+    """Seconds to 95 % test accuracy, one bar per task and label (log scale when the tasks differ tenfold)."""
+    rows = tta.dropna(subset=["tta_s"]).sort_values(["model", "tta_s"], key=_first_seen(tta, "model"))
     if rows.empty:
         return None
     plt, fig, ax = _figure()
-    ax.barh(rows["label"], rows["tta_s"], color="tab:blue")
+    names = [f"{model} {label}" for model, label in zip(rows["model"], rows["label"])]
+    colors = [COLORS[list(dict.fromkeys(rows["model"])).index(model) % len(COLORS)] for model in rows["model"]]
+    ax.barh(names, rows["tta_s"], color=colors)
     for y, (seconds, epochs) in enumerate(zip(rows["tta_s"], rows["tta_epochs"])):
         ax.text(seconds, y, f" {seconds:.2f} s, {int(epochs)} ep", va="center", fontsize=7)
     ax.invert_yaxis()
-    ax.set(xlabel="seconds to 95 % test accuracy (digits)", title="Time to accuracy")
+    ax.set(xlabel="seconds to 95 % test accuracy", title="Time to accuracy",
+           xscale="log" if rows["tta_s"].max() > 10 * rows["tta_s"].min() else "linear")
     return _save(plt, fig, path)
 
 
@@ -62,13 +75,19 @@ def loss_plot(curves: pd.DataFrame, path: Path) -> str | None:
     if curves.empty:
         return None
     plt, fig, ax = _figure()
-    for label, group in curves.groupby("label"):
-        ax.plot(group["wall_s"], group["loss"], marker=".", label=label)
+    for (model, label), group in curves.groupby(["model", "label"], sort=False):
+        ax.plot(group["wall_s"], group["loss"], marker=".", label=f"{model} {label}")
     ax.set(xscale="log", yscale="log", xlabel="training wall-clock (s, steps only)", ylabel="mean epoch loss",
-           title="Loss vs wall-clock (digits)")
+           title="Loss vs wall-clock (time-to-accuracy runs)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return _save(plt, fig, path)
+
+
+def _first_seen(frame: pd.DataFrame, column: str):
+    """A sort key that orders ``column`` by first appearance in ``frame`` (other columns sort as they are)."""
+    order = {value: index for index, value in enumerate(dict.fromkeys(frame[column]))}
+    return lambda values: values.map(order) if values.name == column else values
 
 
 def write_plots(out: Path, steps: pd.DataFrame, tta: pd.DataFrame, curves: pd.DataFrame) -> list[str]:

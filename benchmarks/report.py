@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from .environment import is_committed
-from .frames import Folder, in_sweep, load, ok_steps
+from .frames import Folder, in_sweep, load, ok_steps, scaling_curves
 from .overhead import OVERHEAD_TARGET, overhead_ratios, overhead_table, per_mode, unchecked_modes
 from .plots import write_plots
 from .sections import agreement_section, compile_section, health_section, public_section, tta_section
@@ -91,11 +91,9 @@ def step_sections(folder: Folder) -> tuple[list[str], str]:
         sections += [f"Not checked in this run (no minimal loop of their mode was timed): {', '.join(unchecked)}; "
                      "`--sweep full` times every mode's loop.\n"]
     sections += compile_section(models) + agreement_section(models)
-    for sweep, index in (("batch", "batch_size"), ("width", "hidden_width")):
-        rows = in_sweep(steps, sweep).sort_values(index)
-        if not rows.empty:
-            sections += [f"## Scaling with {index.replace('_', ' ')}: median ms per step (ratio to the fastest "
-                         "[95 % interval])\n", markdown(ranked_table(folder, rows, index)), ""]
+    for curve, index, rows in scaling_curves(steps):
+        sections += [f"## Scaling with {curve}: median ms per step (ratio to the fastest [95 % interval])\n",
+                     markdown(ranked_table(folder, rows.sort_values(index), index)), ""]
     return sections, console
 
 

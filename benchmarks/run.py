@@ -2,11 +2,11 @@
 
 Examples::
 
-    python -m benchmarks.run                      # the default sweep, R = 3 (≤ 9 min for the current models)
+    python -m benchmarks.run                      # the default sweep, R = 3 (--plan estimates its time)
     python -m benchmarks.run --plan               # what the default sweep will run, and its estimated time
     python -m benchmarks.run --sweep full         # every mode of every backend and every minimal loop
     python -m benchmarks.run --quick              # ≤ 90 s, R = 1
-    python -m benchmarks.run --backends numpy,torch --modes eager --models mnist,mlp:784-512-10:relu \\
+    python -m benchmarks.run --backends numpy,torch --modes eager --models mnist,mlp:784-512-10:relu,net.json \\
         --batch-sizes 32,256 --threads 1 --rounds 5 --resume --out reports/
 
 A process that raises, crashes or passes ``--cell-timeout`` becomes an ``error`` process row and the run goes on.
@@ -47,8 +47,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--backends", help="comma list of backends, minimal loops (torch-minimal, …) or sklearn; "
                                            "default: the sweep's own choice of labels")
     parser.add_argument("--modes", help="comma list of backend:mode labels or plain mode names")
-    parser.add_argument("--models", help="comma list of named models (xor, classifier, digits, mnist, wide) or "
-                                         "mlp:784-256-256-10:relu strings")
+    parser.add_argument("--models", help="comma list of named models (see benchmarks/models.py), "
+                                         "mlp:784-256-256-10:relu strings or .json spec files")
     parser.add_argument("--batch-sizes", help="comma list of batch sizes")
     parser.add_argument("--threads", help="comma list of thread counts (default: all cores, plus 1 where the "
                                           "sweep asks for it)")
@@ -82,7 +82,7 @@ def build_cells(args: argparse.Namespace) -> tuple[list[cell_plan.Cell], SweepCo
 
 
 def child_config(config: SweepConfig) -> dict:
-    return {"block_s": config.block_s, "max_timed_s": config.max_timed_s, "tta_epochs": config.tta_epochs,
+    return {"block_s": config.block_s, "max_timed_s": config.max_timed_s,
             "public_repeats": config.public_repeats, "public_epochs": config.public_epochs}
 
 
@@ -128,13 +128,13 @@ def _exit_reason(code: int) -> str:
 
 def process_row(run: Run, result: dict) -> dict:
     """The process row: the cell's identity and round, its child's result, and the hidden width of its model."""
-    from .models import resolve_model
+    from .models import hidden_width
 
     cell = run.cell
     row = {**cell.to_dict(), "label": cell.label, "round": run.round, **result}
     row.pop("spec", None)
     if cell.kind != "gemm":
-        row["hidden_width"] = resolve_model(cell.model).hidden_width
+        row["hidden_width"] = hidden_width(cell.spec)
     return row
 
 

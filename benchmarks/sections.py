@@ -10,8 +10,10 @@ import pandas as pd
 from backprop.tolerances import TOLERANCES
 
 from .frames import Folder, in_sweep, ok_steps
+from .models import named_models
 from .stats import Interval, ratio_interval
 from .tables import label_order, markdown, plain_pivot
+from .time_to_accuracy import TASKS
 
 
 def public_step_ratios(folder: Folder) -> pd.DataFrame:
@@ -54,13 +56,17 @@ def compile_section(models: pd.DataFrame) -> list[str]:
 def loss_agreement(steps: pd.DataFrame) -> pd.DataFrame:
     """Final loss of each cell vs numpy:eager's for the same model, batch, threads and dtype.
 
-    Marked ✓ when ``|a − b| ≤ atol·max(1, |b|) + rtol·|b|``, the trajectory tolerance of DESIGN.md section 4.
+    Marked ✓ when ``|a − b| ≤ atol·max(1, |b|) + rtol·|b|``, the trajectory tolerance of DESIGN.md section 4. A
+    named model whose spec has ``"dropout_rng": "native"`` is not compared: every framework draws its own masks.
     """
     reference = steps[steps["label"] == "numpy:eager"]
     ref = reference.set_index(["model", "batch_size", "threads", "dtype"])["final_loss"]
+    own_masks = {name for name, bench in named_models().items() if bench.spec.get("dropout_rng") == "native"}
 
     def verdict(row) -> str:
         key = (row["model"], row["batch_size"], row["threads"], row["dtype"])
+        if pd.notna(row["final_loss"]) and row["model"] in own_masks:
+            return f"{float(row['final_loss']):.6g} (own masks)"
         if key not in ref.index or pd.isna(row["final_loss"]):
             return "–"
         a, b = float(row["final_loss"]), float(ref.loc[key])
@@ -81,17 +87,29 @@ def agreement_section(models: pd.DataFrame) -> list[str]:
             "Loss after the fixed check run (identical init, identical seeded batch, same step count on every "
             "backend, independent of the timed steps); ✓ = within the float trajectory tolerance of DESIGN.md §4, "
             "with the relative difference. Keras' own Adam (the tensorflow minimal loops) uses ε-hat and drifts "
-            "by design.\n", markdown(loss_agreement(top)) if not top.empty else "_no rows_", ""]
+            "by design; a model with `\"dropout_rng\": \"native\"` draws each framework's own masks, so its "
+            "losses are not compared (own masks).\n",
+            markdown(loss_agreement(top)) if not top.empty else "_no rows_", ""]
+
+
+SKLEARN_TASK = "digits"
 
 
 def sklearn_ratio(folder: Folder, tta: pd.DataFrame) -> Interval | None:
-    """scikit-learn's public epoch ÷ NumPy's public epoch (both through their public fit), paired by round."""
-    rows = {row["label"]: row for _, row in tta.iterrows()}
+    """scikit-learn's public epoch ÷ NumPy's public epoch on digits (both through their public fit), paired by
+    round."""
+    rows = {row["label"]: row for _, row in tta[tta["model"] == SKLEARN_TASK].iterrows()}
     if "sklearn:sklearn" not in rows or "numpy:eager" not in rows:
         return None
     sklearn = folder.samples(rows["sklearn:sklearn"], "public_block_s")
     numpy = folder.samples(rows["numpy:eager"], "public_block_s")
     return ratio_interval(sklearn, numpy) if sklearn and numpy else None
+
+
+def task_description(name: str) -> str:
+    """The report's description of a time-to-accuracy task (its name when it is not a task of this version)."""
+    task = TASKS.get(name)
+    return task.description if task is not None else name
 
 
 def tta_section(folder: Folder) -> list[str]:
@@ -102,15 +120,18 @@ def tta_section(folder: Folder) -> list[str]:
     columns = {"label": "label", "tta_s": "seconds to 95 %", "tta_epochs": "epochs", "epoch_s": "native epoch (s)",
                "public_epoch_s": "public fit epoch (s)", "compile_s": "first step (s)",
                "test_accuracy": "final test acc.", "final_loss": "last epoch loss"}
-    table = tta[[c for c in columns if c in tta]].sort_values("tta_s", na_position="last").rename(columns=columns)
-    lines = ["## Time to 95 % test accuracy (digits 64-128-10, batch 32, Adam)\n",
+    lines = ["## Time to 95 % test accuracy\n",
              "Same initial weights and batch order on every suite backend and minimal loop; sklearn uses its own init "
              "and shuffling. Medians over processes. The native epoch runs prepared batches (converted off the "
-             "clock); the public fit epoch is one `model.fit(X, y, epochs=1, batch_size=32)` call, or one "
-             "`MLPClassifier.partial_fit(X, y)` for scikit-learn.\n", markdown(table, index=False, floatfmt=".4g"), ""]
+             "clock); on digits, the public fit epoch is one `model.fit(X, y, epochs=1, batch_size=32)` call, or "
+             "one `MLPClassifier.partial_fit(X, y)` for scikit-learn.\n"]
+    for model, rows in tta.groupby("model", sort=False):
+        table = rows[[c for c in columns if c in rows]].sort_values("tta_s", na_position="last").dropna(
+            axis=1, how="all").rename(columns=columns)
+        lines += [f"### {model}: {task_description(model)}\n", markdown(table, index=False, floatfmt=".4g"), ""]
     ratio = sklearn_ratio(folder, tta)
     if ratio is not None:
-        lines += [f"scikit-learn ÷ NumPy per epoch, both through their public fit (validation, shuffling and "
+        lines += [f"scikit-learn ÷ NumPy per digits epoch, both through their public fit (validation, shuffling and "
                   f"batching on the clock for both; backprop's fit also computes the epoch's training accuracy): "
                   f"**{ratio.text('.1f')}**.\n"]
     return lines

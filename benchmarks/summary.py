@@ -12,9 +12,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .environment import is_committed
-from .frames import Folder, in_sweep, is_reference, ok_steps
+from .frames import Folder, in_sweep, is_reference, ok_steps, scaling_curves
 from .overhead import overhead_ratios, per_mode
-from .sections import public_step_ratios, sklearn_ratio
+from .sections import public_step_ratios, sklearn_ratio, task_description
 from .tables import markdown, ranked_table, row_ranking, verdict
 
 REFERENCE = "numpy:eager"
@@ -86,13 +86,12 @@ def summary_lines(folder: Folder) -> list[str]:
 
 def _scaling_lines(folder: Folder) -> list[str]:
     lines = []
-    for sweep, index, what in (("batch", "batch_size", "batch"), ("width", "hidden_width", "width")):
-        rows = in_sweep(ok_steps(folder), sweep).sort_values(index)
-        if rows.empty:
-            continue
-        parts = [f"{what} {int(value)}: {verdict(row_ranking(folder, group)[0])}"
+    for what, index, rows in scaling_curves(ok_steps(folder)):
+        unit = "batch" if index == "batch_size" else "width"
+        parts = [f"{unit} {int(value)}: {verdict(row_ranking(folder, group)[0])}"
                  for value, group in rows.groupby(index, sort=True)]
-        lines.append(f"- **Scaling with {what}** (mnist's shape): " + "; ".join(parts) + ".")
+        shape = " (mnist's shape)" if index == "hidden_width" else ""
+        lines.append(f"- **Scaling with {what}**{shape}: " + "; ".join(parts) + ".")
     return lines
 
 
@@ -120,11 +119,11 @@ def _public_lines(folder: Folder) -> list[str]:
 def _tta_lines(folder: Folder) -> list[str]:
     results = folder.results
     tta = results[(results["kind"] == "tta") & (results["status"] == "ok")].sort_values("tta_s")
-    if tta.empty:
-        return []
-    reached = "; ".join(f"{row['label']} {row['tta_s']:.2f} s ({row['tta_epochs']:.0f} epochs)"
-                        for _, row in tta.iterrows())
-    lines = [f"- **Time to 95 % test accuracy on digits** (compiles included): {reached}."]
+    lines = []
+    for model, rows in tta.groupby("model", sort=False):
+        reached = "; ".join(f"{row['label']} {row['tta_s']:.2f} s ({row['tta_epochs']:.0f} epochs)"
+                            for _, row in rows.iterrows())
+        lines.append(f"- **Time to 95 % test accuracy, {task_description(model)}** (compiles included): {reached}.")
     ratio = sklearn_ratio(folder, tta)
     if ratio is not None:
         lines.append(f"- **scikit-learn**: one `MLPClassifier.partial_fit` epoch on digits takes {ratio.text('.1f')} "

