@@ -25,8 +25,8 @@ suite (one seeded mask per layer and step, identical on every backend; DESIGN.md
 their two rows show what suite-owned masks cost. Only the native-masks model gets minimal loops, since those use
 each framework's own dropout (:mod:`benchmarks.reference_loops`).
 
-A model marked ``large`` is a designated larger model: the default sweep runs only each framework's best mode and
-its same-mode minimal loop on it, ``--sweep full`` every mode (:mod:`benchmarks.sweeps`);
+A model marked ``large`` is a designated larger model: the default sweep runs only each framework's best mode on
+it, ``--sweep full`` every mode and its minimal loops (:mod:`benchmarks.sweeps`);
 ``python -m benchmarks.run --plan`` shows what they add to the default sweep's time.
 
 A custom model is ``mlp:W0-W1-...-Wk[:hidden_activation[:loss[:optimizer]]]``, e.g. ``mlp:784-256-256-10:relu``.

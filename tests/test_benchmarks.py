@@ -178,9 +178,10 @@ def test_interleave_runs_every_cell_once_per_round_in_sweep_order_and_resume_ski
         interleave([a], 0)
 
 
-@pytest.mark.xfail(strict=True, reason="the larger models' rows (best modes and their minimal loops, R = 3) take "
-                                       "the realistic estimate of the default sweep to about 36 minutes on this "
-                                       "2-vCPU machine, over the issue's 15-minute budget")
+@pytest.mark.xfail(strict=True, reason="the larger models' rows (their best modes at R = 3, with the cifar-cnn batch "
+                                       "curve and the LeNet-5 time to accuracy) take the realistic estimate of the "
+                                       "default sweep to about 28 minutes on this 2-vCPU machine, over the issue's "
+                                       "15-minute budget")
 def test_default_sweep_runs_every_table_cell_r_times_within_the_budget():
     summary = plan_summary(plan(DEFAULT), DEFAULT, DEFAULT.rounds)
     assert summary["seconds"] <= 15 * 60, summary
@@ -205,13 +206,12 @@ def test_default_sweep_runs_every_table_cell_r_times_and_quick_within_its_budget
     assert QUICK.rounds == 1 and plan_summary(quick, QUICK, 1)["seconds"] <= 90
 
 
-def test_a_designated_larger_model_gets_best_modes_and_their_loops_by_default_and_every_mode_in_full(monkeypatch):
+def test_a_designated_larger_model_gets_best_modes_by_default_and_every_mode_and_loop_in_full(monkeypatch):
     models = {**named_models(), "big": BenchModel("big", resolve_model("mlp:64-32-10:relu").spec, 16, large=True)}
     monkeypatch.setattr(cell_plan, "named_models", lambda: models)
     monkeypatch.setattr(cell_plan, "resolve_model", lambda name: models.get(name) or resolve_model(name))
     default = {cell.label for cell in plan(DEFAULT, models=["big"])}
-    assert default == {"numpy:eager", "torch:eager", "tensorflow:xla", "jax:jit", "torch-minimal:eager-fused",
-                       "tensorflow-minimal:xla", "jax-minimal:jit-donate"} | {"numpy:sgemm"}
+    assert default == {"numpy:eager", "torch:eager", "tensorflow:xla", "jax:jit"} | {"numpy:sgemm"}
     full = {cell.label for cell in plan(FULL, models=["big"])}
     assert {"torch:compile", "tensorflow:function", "tensorflow:eager", "torch-minimal:compile",
             "torch-minimal:eager", "jax-minimal:jit", "tensorflow-minimal:function"} <= full
