@@ -171,16 +171,19 @@ def dense_gemms(spec, batch: int) -> float:
 def conv_parts(spec, batch: int) -> dict[str, float]:
     """Seconds of the conv layers' parts timed alone on random float32 operands of the step's shapes: the GEMMs
     (forward [patches, 1] @ [W; b], weight gradient [patches, 1]ᵀ @ δ, and δ @ Wᵀ for all but the first layer with
-    parameters), im2col (one copy of every window from a strided view) and col2im (kh·kw strided adds), with
-    the conv GEMMs' FLOPs. The backend runs each of these chunk by chunk; here each is one call."""
+    parameters), im2col (one copy of every window from a strided view), col2im (kh·kw strided adds) and the
+    pooling layers' forward reductions, with the conv GEMMs' FLOPs. The backend runs each of these chunk by chunk; here each is one call."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     from backprop.spec import Conv2DLayer
 
-    rng, parts = np.random.default_rng(0), {"gemm_s": 0.0, "im2col_s": 0.0, "col2im_s": 0.0, "gemm_flops": 0}
+    rng = np.random.default_rng(0)
+    parts = {"gemm_s": 0.0, "im2col_s": 0.0, "col2im_s": 0.0, "pool_s": 0.0, "gemm_flops": 0}
     net = backprop_spec(spec)
     first = True
     for layer, shape, out in zip(net.layers, net.input_shapes, net.shapes):
+        if layer.type in ("max_pool2d", "avg_pool2d"):
+            parts["pool_s"] += pool_seconds(layer, shape, out, batch, rng)
         if not isinstance(layer, Conv2DLayer):
             first = first and not layer.param_shapes(shape)
             continue
@@ -210,6 +213,18 @@ def conv_parts(spec, batch: int) -> dict[str, float]:
     return parts
 
 
+def pool_seconds(layer, shape, out, batch: int, rng) -> float:
+    """Seconds of one pooling layer's forward alone: the max (or mean) over a strided view of every window."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    (ph, pw), (sh, sw) = layer.pool_size, layer.strides
+    image = rng.standard_normal((batch, *shape), dtype=np.float32)
+    windows = sliding_window_view(image, (ph, pw), axis=(1, 2))[:, ::sh, ::sw][:, :out[0], :out[1]]
+    reduce = np.max if layer.type == "max_pool2d" else np.mean
+    result = np.empty((batch, *out), dtype=np.float32)
+    return _median_time(lambda: reduce(windows, axis=(4, 5), out=result))
+
+
 def conv_profile(specs: list[tuple[str, dict, int]], peak_gflops: float) -> pd.DataFrame:
     """For each convolutional model: the whole NumPy step, its conv layers' GEMMs, im2col and col2im timed alone
     (:func:`conv_parts`), and the conv GEMMs' rate as a share of the GEMM peak ``peak_gflops``."""
@@ -225,7 +240,8 @@ def conv_profile(specs: list[tuple[str, dict, int]], peak_gflops: float) -> pd.D
         rate = parts["gemm_flops"] / parts["gemm_s"] / 1e9
         rows.append({"model": name, "batch": batch, "step ms": step * 1e3,
                      "conv GEMMs alone ms": parts["gemm_s"] * 1e3, "im2col ms": parts["im2col_s"] * 1e3,
-                     "col2im ms": parts["col2im_s"] * 1e3, "dense GEMMs alone ms": dense_gemms(spec, batch) * 1e3,
+                     "col2im ms": parts["col2im_s"] * 1e3, "pooling forward ms": parts["pool_s"] * 1e3,
+                     "dense GEMMs alone ms": dense_gemms(spec, batch) * 1e3,
                      "conv GEMM GFLOP/s": rate, "% of GEMM peak": 100 * rate / peak_gflops,
                      "step GFLOP/s": backprop_spec(spec).flops_per_step(batch) / step / 1e9})
     return pd.DataFrame(rows)
