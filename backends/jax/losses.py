@@ -31,28 +31,23 @@ ROW_LOSSES = {"mse": mean_squared_error, "cross_entropy": cross_entropy,
               "binary_cross_entropy": binary_cross_entropy}
 
 
-def _reduction_factor(name: str, reduction: str, outputs: int) -> float:
-    """What the sum of the row values is multiplied by: the k outputs a row value of mse or binary_cross_entropy
-    averages over (a sum over all elements, torch's ``reduction="sum"``), halved for mse's "half_sum"."""
-    factor = 1.0 if name == "cross_entropy" else float(outputs)
-    return factor / 2.0 if reduction == "half_sum" else factor
-
-
-def batch_loss(name: str, reduction: str, outputs: int):
+def batch_loss(spec):
     """The spec's reduction of the row values ℓ_n: L = (1/N) Σ_n ℓ_n for "mean" (mse and binary_cross_entropy: over
-    all N·k elements), else L = factor·Σ_n ℓ_n (:func:`_reduction_factor`)."""
-    row_loss = ROW_LOSSES[name]
-    if reduction == "mean":
+    all N·k elements), else L = c₁·Σ_n ℓ_n with c₁ = ``spec.loss_scale(1)``, the reduction's factor for one row (k
+    for a sum of mse or binary_cross_entropy, whose row values average over k; 1 for cross_entropy; halved for
+    half_sum)."""
+    row_loss = ROW_LOSSES[spec.loss]
+    if spec.loss_reduction == "mean":
         return lambda output, y: jnp.mean(row_loss(output, y))
-    factor = _reduction_factor(name, reduction, outputs)
+    factor = spec.loss_scale(1)
     return lambda output, y: jnp.sum(row_loss(output, y)) * factor
 
 
-def weighted_batch_loss(name: str, reduction: str, outputs: int):
+def weighted_batch_loss(spec):
     """:func:`batch_loss` over the rows with weight 1 of a batch padded with weight-0 rows: Σ_n w_n ℓ_n / Σ_n w_n
     for "mean", factor·Σ_n w_n ℓ_n otherwise."""
-    row_loss = ROW_LOSSES[name]
-    if reduction == "mean":
+    row_loss = ROW_LOSSES[spec.loss]
+    if spec.loss_reduction == "mean":
         return lambda output, y, w: jnp.sum(w * row_loss(output, y)) / jnp.sum(w)
-    factor = _reduction_factor(name, reduction, outputs)
+    factor = spec.loss_scale(1)
     return lambda output, y, w: jnp.sum(w * row_loss(output, y)) * factor

@@ -97,8 +97,7 @@ class Model(BaseModel):
     def _setup(self, params: Params) -> None:
         spec = self.spec
         forward = make_forward(spec)
-        reduction = (spec.loss, spec.loss_reduction, spec.output_dim)
-        loss, weighted_loss = batch_loss(*reduction), weighted_batch_loss(*reduction)
+        loss, weighted_loss = batch_loss(spec), weighted_batch_loss(spec)
         output_activation = OUTPUT_ACTIVATIONS.get(spec.loss, linear)
         optimizer = make_optimizer(spec.optimizer)
         self._trainable = [set(shapes) for shapes in spec.trainable_shapes()]

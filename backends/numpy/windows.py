@@ -50,6 +50,13 @@ class Geometry:
         return (self.height + self.pad_top + self.pad_bottom, self.width + self.pad_left + self.pad_right,
                 self.channels)
 
+    def source(self, x: np.ndarray, padded: np.ndarray | None) -> np.ndarray:
+        """The input the windows are read from: ``x`` itself, or its copy inside the border of ``padded``."""
+        if padded is None:
+            return x
+        self.interior(padded)[...] = x
+        return padded
+
     def interior(self, padded: np.ndarray) -> np.ndarray:
         """The view of a padded (N, Hp, Wp, C) array that holds the unpadded (N, H, W, C) input."""
         return padded[:, self.pad_top:self.pad_top + self.height, self.pad_left:self.pad_left + self.width]

@@ -27,9 +27,10 @@ from typing import Callable
 import keras
 
 
-def make_loss(name: str, dtype: str, reduction: str = "mean", outputs: int = 1) -> Callable:
+def make_loss(name: str, dtype: str, reduction: str = "mean", row_factor: float = 1.0) -> Callable:
     """``(y, output) -> scalar``: the Keras loss for the spec's loss ``name``, computing in ``dtype``, reduced as
-    ``reduction`` says over a network of ``outputs`` units (see the module docstring)."""
+    ``reduction`` says; a summed loss is Keras' sum of per-sample values times ``row_factor``, the spec's
+    ``loss_scale(1)`` (see the module docstring)."""
     keras_reduction = "sum_over_batch_size" if reduction == "mean" else "sum"
     if name == "cross_entropy":
         return keras.losses.CategoricalCrossentropy(from_logits=True, reduction=keras_reduction, dtype=dtype)
@@ -39,5 +40,4 @@ def make_loss(name: str, dtype: str, reduction: str = "mean", outputs: int = 1) 
         loss = keras.losses.MeanSquaredError(reduction=keras_reduction, dtype=dtype)
     if reduction == "mean":
         return loss
-    factor = float(outputs) / 2.0 if reduction == "half_sum" else float(outputs)
-    return lambda y, output: loss(y, output) * factor
+    return lambda y, output: loss(y, output) * row_factor

@@ -54,7 +54,8 @@ class Model(BaseModel):
         self._trainable = [layer[key] for layer, shapes in zip(self._layer_variables, self.spec.trainable_shapes())
                            for key in shapes]
         self._write_params(params)
-        self._loss_object = make_loss(self.spec.loss, dtype, self.spec.loss_reduction, self.spec.output_dim)
+        self._loss_object = make_loss(self.spec.loss, dtype, self.spec.loss_reduction,
+                                       self.spec.loss_scale(1))
         self._optimizer = make_optimizer(self._trainable, self.spec.optimizer)
         self._output_activation = make_activation(self.spec.layers[-1], dtype) if self.spec.loss_from_logits \
             else None

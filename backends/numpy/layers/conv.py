@@ -76,15 +76,8 @@ class Conv2D:
         np.copyto(view, g.windows(source[chunk.samples], chunk.rows.start, view.shape[1]))
         return columns
 
-    def _source(self, x: np.ndarray, ws) -> np.ndarray:
-        """The input the windows are read from: ``x`` itself, or its copy inside the zero border."""
-        if ws.padded is None:
-            return x
-        self.geometry.interior(ws.padded)[...] = x
-        return ws.padded
-
     def forward(self, x: np.ndarray, ws) -> np.ndarray:
-        ws.source = source = self._source(x, ws)
+        ws.source = source = self.geometry.source(x, ws.padded)
         z_rows, augmented = ws.z_rows, self.values.augmented
         start = 0
         for chunk in ws.chunks:

@@ -47,13 +47,6 @@ class Pool2D:
             ws.padded_grad = np.empty((n, *g.padded_shape), dtype=dtype) if g.padded else None
         return ws
 
-    def _source(self, x: np.ndarray, ws) -> np.ndarray:
-        """``x``, or its copy inside the workspace's border of :attr:`PAD_VALUE`."""
-        if ws.padded is None:
-            return x
-        self.geometry.interior(ws.padded)[...] = x
-        return ws.padded
-
     def _scatter(self, ws, dx: np.ndarray, add_offset) -> None:
         """dL/da: zero the (padded) input gradient, let ``add_offset(view, k)`` add each offset's share into its
         strided view, then cut the padding away."""
@@ -79,7 +72,7 @@ class MaxPool2D(Pool2D):
         return ws
 
     def forward(self, x: np.ndarray, ws) -> np.ndarray:
-        source, out = self._source(x, ws), ws.out
+        source, out = self.geometry.source(x, ws.padded), ws.out
         np.copyto(out, self.geometry.offset(source, 0, 0))
         if ws.training:
             ws.argmax[...] = 0
@@ -111,7 +104,7 @@ class AvgPool2D(Pool2D):
         self.inverse_counts = (1.0 / count_real(self.geometry)).astype(dtype)
 
     def forward(self, x: np.ndarray, ws) -> np.ndarray:
-        source, out = self._source(x, ws), ws.out
+        source, out = self.geometry.source(x, ws.padded), ws.out
         np.copyto(out, self.geometry.offset(source, 0, 0))
         for i, j in self.offsets[1:]:
             out += self.geometry.offset(source, i, j)
