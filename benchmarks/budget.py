@@ -3,20 +3,23 @@
 ``python -m benchmarks.run --plan`` prints the plan (cells × R processes × estimated seconds) without running it.
 The model is a fixed table, so the estimate of a sweep never depends on another run's timings:
 
-- a process's start (interpreter, imports, building the model; :data:`START_S`, plus :data:`LAYERED_START_S` for a
-  network with layers other than dense), its first call (tracing, compiling; :data:`COMPILE_S`, plus
+- a fork server's start, once per framework and thread count (:data:`SERVER_S`: interpreter and imports; see
+  :mod:`benchmarks.forkserver`); with ``--start spawn`` every process pays it;
+- a process's start (:data:`FORK_S`: the fork, building the model, JAX's CPU client), its first call (tracing, compiling; :data:`COMPILE_S`, plus
   :data:`LAYER_COMPILE_S` for every layer that is not dense) and the building of its parameters
   (:data:`BUILD_S_PER_PARAM`: the suite's initialization, then the framework's copy, first touches of memory),
   measured on this 2-vCPU machine when it was quiet (the 901b48b run for the dense models, one process per cell;
-  one-round spot checks of lenet5, cifar-cnn, cifar-cnn-native-masks, fcn5 and mnist-bn for the rest);
+  one-round spot checks of lenet5, cifar-cnn, cifar-cnn-native-masks, fcn5 and mnist-bn for the rest; forked
+  starts from a quick run);
 - the steps it runs, each estimated as a fixed per-step cost of the label (:data:`DISPATCH_S`), plus the model's
   GEMM FLOPs (dense and conv2d) at :data:`GEMM_RATE` per thread (:data:`CONV_RATE` for JAX's convolutions), plus
   a cost per number that the layers other than dense output (:data:`ELEMENT_S`: im2col, pooling, dropout and
   batch-norm passes, memory-bound), per number that a framework's own dropout masks (:data:`NATIVE_MASK_S`) and
   per parameter (:data:`PARAM_S`: the gradient and update passes over memory);
-- the timing procedure of :mod:`benchmarks.child`: the check run, the calibration, the timed blocks (each ≥
-  ``block_s`` or one step, at most ``max_timed_s`` once three are done) and, for a suite label, the public step's
-  own calibration and blocks;
+- the timing procedure of :mod:`benchmarks.child`: the check run, the calibration (none when a step lasts ≥
+  ``block_s``), the timed blocks (each ≥ ``block_s`` or one step, at most ``max_timed_s`` once three are done)
+  and, for a suite label, a public warm-up call and the public step's blocks of as many steps; for a minimal loop,
+  the suite model beside it (built, compiled, warmed up) and its blocks alternating with the loop's;
 - a time-to-accuracy process: its data (:data:`TTA_LOAD_S`), :data:`TTA_EPOCHS` epochs to the target, a test
   forward pass after each, and on digits the public fit epochs (each a predict over the training set too).
 
@@ -31,14 +34,14 @@ from backprop.spec import as_spec
 
 from .cells import Cell
 from .child import CHECK_STEPS
-from .reference_loops import REFERENCES
+from .reference_loops import REFERENCES, framework_of
 from .sweeps import SweepConfig
 from .time_to_accuracy import TASKS
 
-START_S = {"numpy": 0.45, "torch": 3.0, "tensorflow": 5.6, "jax": 1.4, "sklearn": 1.2}
+SERVER_S = {"numpy": 0.45, "torch": 4.5, "tensorflow": 5.6, "jax": 1.4, "sklearn": 1.2}
+FORK_S = {"numpy": 0.05, "torch": 0.1, "tensorflow": 0.45, "jax": 0.6, "sklearn": 0.05}
 COMPILE_S = {"torch:compile": 3.0, "tensorflow:xla": 0.6, "tensorflow:function": 0.2, "jax:jit": 0.45}
-LAYERED_START_S = {"torch": 2.0, "tensorflow": 3.5, "numpy": 0.3}  # a network with layers other than dense
-LAYER_COMPILE_S = {"torch:compile": 0.5, "tensorflow:xla": 0.4, "tensorflow:function": 0.3, "jax:jit": 0.5}
+LAYER_COMPILE_S = {"torch:compile": 0.5, "tensorflow:xla": 0.3, "tensorflow:function": 0.3, "jax:jit": 0.25}
 BUILD_S_PER_PARAM = {"suite": 50e-9, "minimal": 120e-9}  # a minimal loop also converts the suite's weights
 DISPATCH_S = {"numpy": 12e-6, "torch": 250e-6, "tensorflow": 300e-6, "tensorflow:eager": 5e-3, "jax": 20e-6,
               "sklearn": 450e-6}
@@ -51,11 +54,6 @@ TTA_LOAD_S = {"digits": 1.0, "mnist-lenet5": 3.5}  # the task's data, loaded and
 TTA_EPOCHS = {"digits": 6, "mnist-lenet5": 3}  # epochs to 95 %, every backend (901b48b; the lenet5 spot check)
 
 
-def framework(backend: str) -> str:
-    """``jax-minimal`` → ``jax``; a suite backend, ``sklearn`` and unknown (test) backends are their own."""
-    return next((ref.framework for ref in REFERENCES.values() if ref.backend == backend), backend)
-
-
 def mirrored_label(cell: Cell) -> str:
     """The suite label whose costs a cell has: a minimal loop costs what the suite mode it mirrors costs."""
     reference = REFERENCES.get(cell.label)
@@ -64,7 +62,7 @@ def mirrored_label(cell: Cell) -> str:
 
 def step_s(cell: Cell) -> float:
     """One train step of the cell's model at its batch size and thread count."""
-    name = framework(cell.backend)
+    name = framework_of(cell.backend)
     dispatch = DISPATCH_S.get(mirrored_label(cell), DISPATCH_S.get(name, DISPATCH_S["numpy"]))
     spec = as_spec(cell.spec)
     dense, conv, elements, masked = step_work(spec, cell.batch_size)
@@ -100,23 +98,33 @@ def blocks_s(step: float, config: SweepConfig, repeats: int) -> tuple[float, int
     return count * block, count
 
 
-def start_s(cell: Cell) -> float:
-    """A process's start, its parameters' building and its first call's compile."""
-    name = framework(cell.backend)
-    start = START_S.get(name, START_S["numpy"])
+def server_s(cell: Cell) -> float:
+    """The start of the fork server of the cell's framework: its interpreter and imports."""
+    return SERVER_S.get(framework_of(cell.backend), SERVER_S["numpy"])
+
+
+def start_s(cell: Cell, how: str = "fork") -> float:
+    """A process's start (forked, or with ``how`` "spawn" its own interpreter and imports), its parameters'
+    building and its first call's compile."""
+    name = framework_of(cell.backend)
+    start = FORK_S.get(name, FORK_S["numpy"]) + (server_s(cell) if how == "spawn" else 0.0)
     if cell.kind == "gemm":
         return start
     label = mirrored_label(cell)
     spec = as_spec(cell.spec)
-    layers = sum(layer.type != "dense" for layer in spec.layers)
     build = spec.param_count() * BUILD_S_PER_PARAM["minimal" if cell.label in REFERENCES else "suite"]
-    layered = LAYERED_START_S.get(name, 0.0) if layers else 0.0
-    return start + layered + build + COMPILE_S.get(label, 0.0) + layers * LAYER_COMPILE_S.get(label, 0.0)
+    return start + build + compile_s(label, spec)
 
 
-def process_s(cell: Cell, config: SweepConfig) -> float:
-    """Estimated wall seconds of one process of ``cell``."""
-    start = start_s(cell)
+def compile_s(label: str, spec) -> float:
+    """The first call of ``label``'s step on ``spec``: tracing and compiling."""
+    layers = sum(layer.type != "dense" for layer in spec.layers)
+    return COMPILE_S.get(label, 0.0) + layers * LAYER_COMPILE_S.get(label, 0.0)
+
+
+def process_s(cell: Cell, config: SweepConfig, how: str = "fork") -> float:
+    """Estimated wall seconds of one process of ``cell``, forked or (``how`` "spawn") in its own interpreter."""
+    start = start_s(cell, how)
     if cell.kind == "gemm":
         step = 2.0 * cell.batch_size ** 3 / (2 * GEMM_RATE * cell.threads)
         return start + 3 * step + config.block_s + blocks_s(step, config, cell.repeats)[0]
@@ -124,9 +132,12 @@ def process_s(cell: Cell, config: SweepConfig) -> float:
     if cell.kind == "tta":
         return start + tta_s(cell, config, step)
     timed, count = blocks_s(step, config, cell.repeats)
-    calibration = 2 * config.block_s + step
-    public = calibration + blocks_s(step, config, config.public_repeats)[0] if cell.label not in REFERENCES else 0.0
-    return start + CHECK_STEPS * step + calibration + timed + public
+    warm = CHECK_STEPS * step + (0.0 if step >= config.block_s else 2 * config.block_s + step)
+    if cell.label in REFERENCES:  # the suite model beside the loop: its build, compile, warm-up and blocks
+        suite = as_spec(cell.spec).param_count() * BUILD_S_PER_PARAM["suite"]
+        return start + warm + suite + compile_s(mirrored_label(cell), as_spec(cell.spec)) + warm + 2 * timed
+    public = step + blocks_s(step, config, config.public_repeats)[0]
+    return start + warm + timed + public
 
 
 def tta_s(cell: Cell, config: SweepConfig, step: float) -> float:
@@ -137,22 +148,25 @@ def tta_s(cell: Cell, config: SweepConfig, step: float) -> float:
     epoch = task.steps_per_epoch * step
     test_rows = task.train_rows / 3  # the presets' test splits are a quarter and a fifth of their data
     forward = step / 3 / task.batch_size
-    suite = framework(cell.backend) in ("numpy", "torch", "tensorflow", "jax") and cell.label not in REFERENCES
+    suite = framework_of(cell.backend) in ("numpy", "torch", "tensorflow", "jax") and cell.label not in REFERENCES
     public = config.public_epochs if task.sklearn and suite else 0
     trained = TTA_EPOCHS.get(task.name, task.max_epochs) * (epoch + test_rows * forward)
     return TTA_LOAD_S.get(task.name, 1.0) + trained + public * (epoch + task.train_rows * forward)
 
 
-def plan_summary(cells: list[Cell], config: SweepConfig, rounds: int) -> dict:
-    """Cells, rounds, processes and estimated seconds of a sweep, by sweep tag and in total."""
-    per_round = sum(process_s(cell, config) for cell in cells)
+def plan_summary(cells: list[Cell], config: SweepConfig, rounds: int, how: str = "fork") -> dict:
+    """Cells, rounds, processes and estimated seconds of a sweep, by sweep tag and in total (the fork servers'
+    starts apart, in ``servers_s``)."""
+    per_round = sum(process_s(cell, config, how) for cell in cells)
+    servers = {(framework_of(cell.backend), cell.threads): server_s(cell) for cell in cells} if how == "fork" else {}
     by_sweep: dict[str, list[float]] = {}
     for cell in cells:
         entry = by_sweep.setdefault(cell.sweep, [0, 0.0])
         entry[0] += 1
-        entry[1] += process_s(cell, config) * rounds
+        entry[1] += process_s(cell, config, how) * rounds
     return {"sweep": config.name, "cells": len(cells), "rounds": rounds, "processes": len(cells) * rounds,
-            "seconds_per_round": per_round, "seconds": per_round * rounds,
+            "seconds_per_round": per_round, "servers_s": sum(servers.values()),
+            "seconds": per_round * rounds + sum(servers.values()),
             "by_sweep": {tag: {"cells": n, "seconds": s} for tag, (n, s) in by_sweep.items()}}
 
 
@@ -160,7 +174,8 @@ def plan_text(summary: dict) -> str:
     """The plan as printed by ``--plan``."""
     lines = [f"{summary['sweep']} sweep: {summary['cells']} cells × {summary['rounds']} rounds = "
              f"{summary['processes']} processes, estimated {summary['seconds'] / 60:.1f} min "
-             f"({summary['seconds_per_round']:.0f} s per round) on a quiet machine"]
+             f"({summary['seconds_per_round']:.0f} s per round, {summary['servers_s']:.0f} s of fork-server starts) "
+             "on a quiet machine"]
     for tag, entry in summary["by_sweep"].items():
         lines.append(f"  {tag:<24} {entry['cells']:>4} cells  {entry['seconds'] / 60:5.1f} min")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """Run one process of one benchmark cell in this (fresh) process and write its result row as JSON.
 
-``python -m benchmarks.child CELL_JSON RESULT_PATH``. Thread settings are fixed first, before any framework is
+``python -m benchmarks.child CELL_JSON RESULT_PATH``, or :func:`main` in a process forked from a server that has
+imported the framework (:mod:`benchmarks.forkserver`). Thread settings are fixed first, before any framework is
 imported (:mod:`benchmarks.threads`); then the cell runs, and the row, with its peak RSS (``getrusage``, this
 process only) and the verified thread figures, is written atomically to ``RESULT_PATH``. An exception becomes an
 ``error`` row and exit status 1; a crash or hang leaves no row and the parent (:mod:`benchmarks.run`) writes one.
@@ -8,8 +9,9 @@ process only) and the verified thread figures, is written atomically to ``RESULT
 A ``step`` process times the native step (``model.native_train_step`` on tensors from ``model.prepare_batch``)
 with :func:`benchmarks.timing.measure`, then, for a suite backend, the public ``model.train_step(X, y)`` on NumPy
 arrays: X already in the model dtype and class labels as integers, so its extra cost is the suite's own
-(validation, one-hot labels, conversion, the lock and the loss read back on every call), in blocks calibrated
-like the native ones.
+(validation, one-hot labels, conversion, the lock and the loss read back on every call), in blocks of as many
+steps as the native ones (one warm-up call first; a public call is never faster than a native one, so its blocks
+last at least as long).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Callable
 
 from . import threads as thread_control
 
-CHECK_STEPS = 5  # length of the fixed final-loss check run (see benchmarks.timing)
+CHECK_STEPS = 3  # length of the fixed final-loss check run (see benchmarks.timing)
 
 
 def seeded_batch(spec, batch_size: int, seed: int = 0):
@@ -72,29 +74,57 @@ def build_trainer(cell: dict, spec) -> Trainer:
 def run_step(cell: dict, spec, config: dict) -> dict:
     import numpy as np
 
-    from .timing import calibrate, measure, timed_blocks
+    from .timing import measure, timed_blocks
 
     trainer = build_trainer(cell, spec)
     X, y = seeded_batch(spec, cell["batch_size"])
     Xn, yn = trainer.prepare(X, y)
+    step = lambda: trainer.native_step(Xn, yn)  # noqa: E731
     probe: dict = {}
 
     def start_probe() -> None:
         probe.update(probe=thread_control.ThreadProbe.start(), os_threads=thread_control.os_thread_count())
 
-    timing = measure(lambda: trainer.native_step(Xn, yn), check_steps=CHECK_STEPS, block_s=config["block_s"],
-                     repeats=cell["repeats"], max_timed_s=config["max_timed_s"], before_blocks=start_probe)
+    if trainer.model is None:
+        timing, ratios = time_beside_suite(cell, spec, step, X, y, config, start_probe)
+    else:
+        timing = measure(step, check_steps=CHECK_STEPS, block_s=config["block_s"], repeats=cell["repeats"],
+                         max_timed_s=config["max_timed_s"], before_blocks=start_probe)
     row = {**timing_fields(timing), "final_loss": timing.final_loss, "check_steps": timing.check_steps,
            "flops_per_step": spec.flops_per_step(cell["batch_size"]), "cpu_per_wall": probe["probe"].stop(),
            "os_threads": probe["os_threads"]}
-    if trainer.model is not None:
+    if trainer.model is None:
+        row["paired_ratios"] = ratios
+    else:
         X_public = np.asarray(X, dtype=cell["dtype"])
         y_public = y if y.dtype.kind in "iu" else np.asarray(y, dtype=cell["dtype"])
         public = lambda: trainer.model.train_step(X_public, y_public)  # noqa: E731  (the call a library user makes)
-        blocks = timed_blocks(public, calibrate(public, config["block_s"]), config["public_repeats"],
-                              config["max_timed_s"])
+        public()
+        blocks = timed_blocks(public, timing.steps_per_block, config["public_repeats"], config["max_timed_s"])
         row.update(public_median_s=float(np.median(blocks)), public_block_s=blocks)
     return row
+
+
+def time_beside_suite(cell: dict, spec, loop_step: Callable[[], Any], X, y, config: dict,
+                      before_blocks: Callable[[], None]):
+    """A minimal loop's :class:`benchmarks.timing.Timing` and, per pair of blocks, suite ÷ loop.
+
+    The loop's check run and calibration come first; then the suite model of the mode the loop mirrors is built in
+    this process and put through the same two steps; then the loop and the suite model run in alternating blocks
+    (:func:`benchmarks.timing.alternating_blocks`). The loop's blocks are its figure."""
+    from .reference_loops import REFERENCES
+    from .timing import Timing, alternating_blocks, warm_up
+
+    compile_s, warmup_s, final_loss, k = warm_up(loop_step, CHECK_STEPS, config["block_s"])
+    reference = REFERENCES[f"{cell['backend']}:{cell['mode']}"]
+    suite = build_trainer({**cell, "backend": reference.framework, "mode": reference.suite_mode}, spec)
+    Xs, ys = suite.prepare(X, y)
+    suite_step = lambda: suite.native_step(Xs, ys)  # noqa: E731
+    k_suite = warm_up(suite_step, CHECK_STEPS, config["block_s"])[3]
+    loop_blocks, suite_blocks = alternating_blocks(loop_step, k, suite_step, k_suite, cell["repeats"],
+                                                   config["max_timed_s"], before_blocks)
+    ratios = [suite_time / loop_time for suite_time, loop_time in zip(suite_blocks, loop_blocks)]
+    return Timing(compile_s, warmup_s, final_loss, CHECK_STEPS, k, loop_blocks), ratios
 
 
 def timing_fields(timing) -> dict:

@@ -30,7 +30,8 @@ class Folder:
     processes: dict[tuple, list[dict]] = field(default_factory=dict)
 
     def samples(self, row: pd.Series | dict, field_name: str = "block_s") -> Samples:
-        """The ok processes' blocks of the cell of ``row`` (``block_s``, or ``public_block_s``)."""
+        """The ok processes' blocks of the cell of ``row`` (``block_s``, ``public_block_s`` or a minimal loop's
+        ``paired_ratios``)."""
         rows = [p for p in self.processes.get(row_key(dict(row)), []) if p["status"] == "ok"]
         return samples(rows, field_name)
 

@@ -103,6 +103,11 @@ class ReferenceLoop:
         return self.features(X), self.to_native(np.ascontiguousarray(y, dtype=self.dtype).reshape(len(X), -1))
 
 
+def framework_of(backend: str) -> str:
+    """``jax-minimal`` → ``jax``; a suite backend, ``sklearn`` and unknown (test) backends are their own."""
+    return next((ref.framework for ref in REFERENCES.values() if ref.backend == backend), backend)
+
+
 def layer_type(layer) -> str:
     return getattr(layer, "type", "dense")
 

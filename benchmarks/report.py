@@ -45,6 +45,8 @@ def header(folder: Folder) -> list[str]:
     packages = ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items())
     settings = env.get("settings", {})
     rounds = folder.rounds
+    start = {"fork": "each forked from a server that had imported its framework and run nothing",
+             "spawn": "each a new interpreter"}.get(settings.get("process_start", "spawn"))
     return ["# Backend benchmark\n", *provenance(env),
             f"- Command: `{env.get('command', '?')}` ({settings.get('sweep', '?')} sweep, "
             f"{settings.get('cells', '?')} cells)", f"- When: {env.get('timestamp', '?')}, {env.get('wall_s', '?')} s",
@@ -52,8 +54,8 @@ def header(folder: Folder) -> list[str]:
             f"- Packages: {packages}",
             f"- float32 GEMM peak (NumPy {int(gemm['batch_size'].iloc[0]) if not gemm.empty else '?'}² matmul): "
             f"{peak or 'not measured'}",
-            f"- Method: every cell ran in {rounds} fresh process(es), interleaved round by round (every cell once "
-            "per round), threads fixed before import and verified; a process's step time is the median of its "
+            f"- Method: every cell ran in {rounds} fresh process(es) ({start}), interleaved round by round (every "
+            "cell once per round), threads fixed before import and verified; a process's step time is the median of its "
             "blocks of k steps (block ≥ 20 ms, garbage collection off) after a timed first call and ≥ 2 warm-up "
             "calls; a cell's time is the median of its process medians (all of them in `results.csv`, "
             "`round_medians_s`; every block in `processes.csv`). Intervals: 95 %, bootstrap over processes and "
@@ -83,7 +85,10 @@ def step_sections(folder: Folder) -> tuple[list[str], str]:
                  "end of the 95 % interval)\n",
                  "Like for like: the same execution mode and the same optimizer implementation where the framework "
                  "has a choice (`benchmarks/reference_loops.py`); the TensorFlow loops use Keras' optimizers, since "
-                 "the suite's are TF ops by design (DESIGN.md §2). Unresolved: the interval straddles the target.\n",
+                 "the suite's are TF ops by design (DESIGN.md §2). Paired in process: each of the loop's processes "
+                 "also builds the suite model of that mode and times the two in alternating blocks, so the ratio "
+                 "sees one stretch of machine time; the ratio of the two cells' own figures, from different "
+                 "processes, is beside it. Unresolved: the interval straddles the target.\n",
                  markdown(overhead_table(ratios), index=False, floatfmt=".4g"), "",
                  "Per mode:\n", markdown(per_mode(ratios), index=False), ""]
     unchecked = unchecked_modes(folder, ratios)

@@ -1,5 +1,8 @@
 """``python -m benchmarks.run``: run every cell of a sweep in R fresh processes, round by round; write the report.
 
+Each process is forked from a server that has imported its framework and run nothing (:mod:`benchmarks.forkserver`;
+``--start spawn`` starts a new interpreter instead), so the imports are paid once per framework, not per process.
+
 Examples::
 
     python -m benchmarks.run                      # the default sweep, R = 3 (--plan estimates its time)
@@ -30,6 +33,8 @@ from pathlib import Path
 from . import cells as cell_plan
 from . import environment
 from .budget import plan_summary, plan_text
+from .forkserver import ForkServers, Outcome, ServerError, kill_group
+from .reference_loops import framework_of
 from .results import ResultStore
 from .schedule import Run, interleave, pending
 from .sweeps import SWEEPS, SweepConfig
@@ -60,6 +65,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                         "(default 1; quick 0.5; at least 3 blocks always run)")
     parser.add_argument("--out", default="reports", help="output folder (default reports/)")
     parser.add_argument("--resume", action="store_true", help="skip (cell, round) pairs with an ok process in --out")
+    parser.add_argument("--start", choices=("fork", "spawn"), default="fork",
+                        help="how each fresh process starts: fork (default) from a server per framework that has "
+                             "imported it and run nothing, or spawn, a new interpreter that imports it itself")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -86,37 +94,54 @@ def child_config(config: SweepConfig) -> dict:
             "public_repeats": config.public_repeats, "public_epochs": config.public_epochs}
 
 
-def run_child(cell: cell_plan.Cell, config: SweepConfig) -> dict:
-    """Run one process of ``cell`` in a fresh ``python -m benchmarks.child`` process group; always return a row."""
+def child_env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def run_child(cell: cell_plan.Cell, config: SweepConfig, servers: ForkServers | None) -> dict:
+    """Run one process of ``cell``, forked from its framework's server (``servers``) or, with None, in a new
+    ``python -m benchmarks.child`` interpreter; always return a row."""
     payload = json.dumps({"cell": cell.to_dict(), "config": child_config(config)})
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="bench-cell-") as tmp:
         result_path = Path(tmp) / "row.json"
+        argv = [payload, str(result_path)]
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.child", payload, str(result_path)], cwd=ROOT,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            output, _ = proc.communicate(timeout=config.cell_timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            return {"status": "error", "error": f"timeout: killed after {config.cell_timeout_s:g} s",
-                    "cell_wall_s": time.perf_counter() - start}
-        except BaseException:
-            _kill(proc)
-            raise
+        if servers is None:
+            outcome = spawn(argv, config.cell_timeout_s)
+        else:
+            try:
+                outcome = servers.run(framework_of(cell.backend), cell.threads, argv, Path(tmp) / "output.log",
+                                      config.cell_timeout_s)
+            except ServerError as exc:
+                outcome = Outcome(1, str(exc))
         wall = time.perf_counter() - start
+        if outcome.returncode is None:
+            return {"status": "error", "error": f"timeout: killed after {config.cell_timeout_s:g} s",
+                    "cell_wall_s": wall}
         if result_path.exists():
             return {**json.loads(result_path.read_text()), "cell_wall_s": wall}
-        tail = output.decode(errors="replace").strip().splitlines()[-3:]
-        return {"status": "error", "error": f"crashed: {_exit_reason(proc.returncode)}; {' | '.join(tail)}"[:500],
+        tail = outcome.output.strip().splitlines()[-3:]
+        return {"status": "error", "error": f"crashed: {_exit_reason(outcome.returncode)}; {' | '.join(tail)}"[:500],
                 "cell_wall_s": wall}
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def spawn(argv: list[str], timeout: float) -> Outcome:
+    """One process in a new interpreter and process group, killed with its group after ``timeout`` seconds."""
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.child", *argv], cwd=ROOT, env=child_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        return Outcome(None, "")
+    except BaseException:
+        _kill(proc)
+        raise
+    return Outcome(proc.returncode, output.decode(errors="replace"))
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    kill_group(proc.pid)
     proc.communicate()
 
 
@@ -138,11 +163,14 @@ def process_row(run: Run, result: dict) -> dict:
     return row
 
 
-def run_all(runs: list[Run], config: SweepConfig, store: ResultStore, progress: bool) -> None:
-    for run in _progress(runs, progress):
-        result = run_child(run.cell, config)
-        curve = result.pop("curve", None)
-        store.add(process_row(run, result), curve)
+def run_all(runs: list[Run], config: SweepConfig, store: ResultStore, progress: bool, start: str) -> None:
+    """Run every process in order, each forked from a fork server (``start`` "fork") or in a new interpreter."""
+    with tempfile.TemporaryDirectory(prefix="bench-servers-") as logs, \
+            ForkServers(ROOT, child_env(), Path(logs)) as servers:
+        for run in _progress(runs, progress):
+            result = run_child(run.cell, config, servers if start == "fork" else None)
+            curve = result.pop("curve", None)
+            store.add(process_row(run, result), curve)
 
 
 def _progress(runs: list[Run], progress: bool):
@@ -164,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    estimate = plan_summary(cells, config, config.rounds)
+    estimate = plan_summary(cells, config, config.rounds, args.start)
     if args.plan:
         print(plan_text(estimate))
         return 0
@@ -172,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     settings = {"sweep": config.name, "rounds": config.rounds, "threads": sorted({c.threads for c in cells}),
                 "dtype": args.dtype, "cells": len(cells), "estimated_s": round(estimate["seconds"]),
-                "config": config.__dict__,
+                "config": config.__dict__, "process_start": args.start,
                 "thread_controls": "env OMP/OPENBLAS/MKL/TF_NUM_*_THREADS, sched_setaffinity, threadpoolctl, "
                                    "torch.set_num_threads/interop, tf.config.threading, XLA eigen flag at 1"}
     record = environment.capture(command, settings, out)
@@ -183,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     interrupted = False
     try:
-        run_all(runs, config, store, progress=not args.no_progress)
+        run_all(runs, config, store, progress=not args.no_progress, start=args.start)
     except KeyboardInterrupt:
         interrupted = True
         print(f"\ninterrupted: {len(store.processes)} finished processes kept in {store.processes_path}",

@@ -8,7 +8,12 @@ readback, which also covers JAX's block_until_ready). :func:`measure` runs:
    loss after ``check_steps − 1`` updates from the seeded init, on the seeded batch) is ``final_loss``: the same
    number of steps on every backend, whatever the timing below does, so it compares like for like;
 2. calibration: a block of k steps read back once at its end, k doubled until a block lasts ≥ ``block_s``;
+   k = 1 without a calibration block when a warm-up call alone lasted ≥ ``block_s`` (a larger model's step);
 3. ``repeats`` blocks (fewer if they pass ``max_timed_s``, never fewer than 3); per-step time = block time / k.
+
+For a minimal loop, step 3 alternates (:func:`alternating_blocks`): the suite model of the mode it mirrors, put
+through steps 1 and 2 in the same process, and the loop are timed in alternating blocks, so their ratio sees one
+stretch of machine time instead of two processes' (DESIGN.md section 5, "References like for like").
 
 Garbage collection is off inside every block (:func:`gc_paused`), as :mod:`timeit` does, so a collection
 triggered by the framework's allocations never lands in one block and not in another. The process's figure is
@@ -115,13 +120,41 @@ def timed_blocks(step: Callable[[], Any], k: int, repeats: int, max_timed_s: flo
     return per_step
 
 
+def warm_up(step: Callable[[], Any], check_steps: int, block_s: float) -> tuple[float, float, float, int]:
+    """The check run, then the steps per block: ``(compile_s, warmup_s, final_loss, k)``."""
+    if check_steps < 3:
+        raise ValueError("check_steps must be at least 3 (a first call and two warm-up calls)")
+    compile_s, warmup_s, final_loss = check_run(step, check_steps)
+    k = 1 if warmup_s / (check_steps - 1) >= block_s else calibrate(step, block_s)
+    return compile_s, warmup_s, final_loss, k
+
+
 def measure(step: Callable[[], Any], *, check_steps: int = 5, block_s: float = 0.02, repeats: int = 7,
             max_timed_s: float = 1.0, before_blocks: Callable[[], None] | None = None) -> Timing:
     """Time ``step`` as described in the module docstring; ``before_blocks`` is called just before the timed
     blocks start (after the check run and the calibration)."""
-    if check_steps < 3:
-        raise ValueError("check_steps must be at least 3 (a first call and two warm-up calls)")
-    compile_s, warmup_s, final_loss = check_run(step, check_steps)
-    k = calibrate(step, block_s)
+    compile_s, warmup_s, final_loss, k = warm_up(step, check_steps, block_s)
     blocks = timed_blocks(step, k, repeats, max_timed_s, before_blocks)
     return Timing(compile_s, warmup_s, final_loss, check_steps, k, blocks)
+
+
+def alternating_blocks(first: Callable[[], Any], k_first: int, second: Callable[[], Any], k_second: int,
+                       repeats: int, max_timed_s: float,
+                       before_first: Callable[[], None] | None = None) -> tuple[list[float], list[float]]:
+    """Per-step seconds of ``repeats`` pairs of blocks timed back to back (fewer once ``max_timed_s`` is spent,
+    never < 3), as two lists, ``first``'s and ``second``'s. The order alternates (first, second; second, first;
+    …), so a drift of the machine within a pair favours neither; ``before_first`` is called just before the first
+    block starts."""
+    if before_first is not None:
+        before_first()
+    steps = [(first, k_first), (second, k_second)]
+    per_step: tuple[list[float], list[float]] = ([], [])
+    timed = 0.0
+    while len(per_step[0]) < repeats and (len(per_step[0]) < 3 or timed < max_timed_s):
+        order = (0, 1) if len(per_step[0]) % 2 == 0 else (1, 0)
+        for index in order:
+            step, k = steps[index]
+            elapsed = timed_block(step, k)
+            timed += elapsed
+            per_step[index].append(elapsed / k)
+    return per_step

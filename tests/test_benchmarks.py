@@ -103,11 +103,12 @@ def test_every_cell_runs_in_r_interleaved_processes_and_reports_the_median_of_th
 
 
 @pytest.mark.fault
+@pytest.mark.parametrize("start", ["fork", "spawn"])
 @pytest.mark.parametrize("fault, reason", [("raise", "RuntimeError: faulty backend"),
                                            ("abort", "crashed: killed by signal SIGABRT"),
-                                           ("hang", "timeout: killed after 10 s")])
-def test_a_failing_cell_becomes_an_error_row_and_the_run_goes_on(tmp_path, fault, reason):
-    result = harness(tmp_path, "--cell-timeout", "10", fault=fault)
+                                           ("hang", "timeout: killed after 5 s")])
+def test_a_failing_cell_becomes_an_error_row_and_the_run_goes_on(tmp_path, fault, reason, start):
+    result = harness(tmp_path, "--cell-timeout", "5", "--start", start, fault=fault)
     assert result.returncode == 0, result.stderr
     cells = by_backend(tmp_path)
     assert cells["numpy"]["status"] == "ok"
@@ -178,13 +179,11 @@ def test_interleave_runs_every_cell_once_per_round_in_sweep_order_and_resume_ski
         interleave([a], 0)
 
 
-@pytest.mark.xfail(strict=True, reason="the larger models' rows (their best modes at R = 3, with the cifar-cnn batch "
-                                       "curve and the LeNet-5 time to accuracy) take the realistic estimate of the "
-                                       "default sweep to about 28 minutes on this 2-vCPU machine, over the issue's "
-                                       "15-minute budget")
-def test_default_sweep_runs_every_table_cell_r_times_within_the_budget():
-    summary = plan_summary(plan(DEFAULT), DEFAULT, DEFAULT.rounds)
-    assert summary["seconds"] <= 15 * 60, summary
+def test_default_sweep_runs_every_table_cell_r_times_within_the_budget_with_forked_processes():
+    """Forked from servers that imported each framework once, the default sweep fits 15 minutes; spawning a new
+    interpreter for each of its processes would not."""
+    assert plan_summary(plan(DEFAULT), DEFAULT, DEFAULT.rounds)["seconds"] <= 15 * 60
+    assert plan_summary(plan(DEFAULT), DEFAULT, DEFAULT.rounds, how="spawn")["seconds"] > 20 * 60
 
 
 def test_default_sweep_runs_every_table_cell_r_times_and_quick_within_its_budget():
