@@ -16,7 +16,7 @@ import numpy as np
 
 from .stats import cell_interval, samples_from
 
-LIST_FIELDS = ("block_s", "public_block_s", "paired_ratios")
+LIST_FIELDS = ("block_s", "public_block_s", "paired_ratios", "guarded_ratios")
 PROCESS_ONLY = ("round", *LIST_FIELDS, "traceback", "public_median_s")
 
 

@@ -10,7 +10,7 @@ The model is a fixed table, so the estimate of a sweep never depends on another 
   (:data:`BUILD_S_PER_PARAM`: the suite's initialization, then the framework's copy, first touches of memory),
   measured on this 2-vCPU machine when it was quiet (the 901b48b run for the dense models, one process per cell;
   one-round spot checks of lenet5, cifar-cnn, cifar-cnn-native-masks, fcn5 and mnist-bn for the rest; forked
-  starts from a quick run);
+  starts, NumPy's per-element cost and JAX's conv rate from a one-round forked default run of 272 s);
 - the steps it runs, each estimated as a fixed per-step cost of the label (:data:`DISPATCH_S`), plus the model's
   GEMM FLOPs (dense and conv2d) at :data:`GEMM_RATE` per thread (:data:`CONV_RATE` for JAX's convolutions), plus
   a cost per number that the layers other than dense output (:data:`ELEMENT_S`: im2col, pooling, dropout and
@@ -19,7 +19,8 @@ The model is a fixed table, so the estimate of a sweep never depends on another 
 - the timing procedure of :mod:`benchmarks.child`: the check run, the calibration (none when a step lasts ≥
   ``block_s``), the timed blocks (each ≥ ``block_s`` or one step, at most ``max_timed_s`` once three are done)
   and, for a suite label, a public warm-up call and the public step's blocks of as many steps; for a minimal loop,
-  the suite model beside it (built, compiled, warmed up) and its blocks alternating with the loop's;
+  the suite model and the loop's guarded twin beside it (built, compiled, warmed up) and their blocks rotating
+  with the loop's;
 - a time-to-accuracy process: its data (:data:`TTA_LOAD_S`), :data:`TTA_EPOCHS` epochs to the target, a test
   forward pass after each, and on digits the public fit epochs (each a predict over the training set too).
 
@@ -33,7 +34,7 @@ import math
 from backprop.spec import as_spec
 
 from .cells import Cell
-from .child import CHECK_STEPS
+from .child import CHECK_STEPS, ROTATIONS
 from .reference_loops import REFERENCES, framework_of
 from .sweeps import SweepConfig
 from .time_to_accuracy import TASKS
@@ -46,8 +47,8 @@ BUILD_S_PER_PARAM = {"suite": 50e-9, "minimal": 120e-9}  # a minimal loop also c
 DISPATCH_S = {"numpy": 12e-6, "torch": 250e-6, "tensorflow": 300e-6, "tensorflow:eager": 5e-3, "jax": 20e-6,
               "sklearn": 450e-6}
 GEMM_RATE = 50e9  # float32 FLOP/s per thread, about half the measured peak
-CONV_RATE = {"jax": 10e9}  # XLA's CPU convolutions, per thread; the others run theirs at GEMM_RATE
-ELEMENT_S = {"numpy": 30e-9, "torch": 9e-9, "tensorflow": 18e-9, "jax": 30e-9}  # at all cores
+CONV_RATE = {"jax": 12e9}  # XLA's CPU convolutions, per thread; the others run theirs at GEMM_RATE
+ELEMENT_S = {"numpy": 22e-9, "torch": 9e-9, "tensorflow": 18e-9, "jax": 30e-9}  # at all cores
 PARAM_S = {"numpy": 0.5e-9, "torch": 3e-9, "tensorflow": 2.5e-9, "jax": 2.5e-9}  # gradient and update passes
 NATIVE_MASK_S = {"tensorflow": 350e-9}  # Keras' own dropout draws under XLA, per masked number
 TTA_LOAD_S = {"digits": 1.0, "mnist-lenet5": 3.5}  # the task's data, loaded and split
@@ -133,9 +134,10 @@ def process_s(cell: Cell, config: SweepConfig, how: str = "fork") -> float:
         return start + tta_s(cell, config, step)
     timed, count = blocks_s(step, config, cell.repeats)
     warm = CHECK_STEPS * step + (0.0 if step >= config.block_s else 2 * config.block_s + step)
-    if cell.label in REFERENCES:  # the suite model beside the loop: its build, compile, warm-up and blocks
+    if cell.label in REFERENCES:  # the suite model and a guarded twin beside the loop, and their rotating blocks
         suite = as_spec(cell.spec).param_count() * BUILD_S_PER_PARAM["suite"]
-        return start + warm + suite + compile_s(mirrored_label(cell), as_spec(cell.spec)) + warm + 2 * timed
+        beside = 2 * (suite + compile_s(mirrored_label(cell), as_spec(cell.spec)) + warm)
+        return start + warm + beside + 3 * blocks_s(step, config, max(cell.repeats, ROTATIONS))[0]
     public = step + blocks_s(step, config, config.public_repeats)[0]
     return start + warm + timed + public
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from . import threads as thread_control
 
+ROTATIONS = 15  # rounds of a minimal loop's rotating blocks, while they fit max_timed_s (a ratio near 1.1 needs them)
 CHECK_STEPS = 3  # length of the fixed final-loss check run (see benchmarks.timing)
 
 
@@ -94,7 +95,7 @@ def run_step(cell: dict, spec, config: dict) -> dict:
            "flops_per_step": spec.flops_per_step(cell["batch_size"]), "cpu_per_wall": probe["probe"].stop(),
            "os_threads": probe["os_threads"]}
     if trainer.model is None:
-        row["paired_ratios"] = ratios
+        row.update(ratios)
     else:
         X_public = np.asarray(X, dtype=cell["dtype"])
         y_public = y if y.dtype.kind in "iu" else np.asarray(y, dtype=cell["dtype"])
@@ -106,25 +107,38 @@ def run_step(cell: dict, spec, config: dict) -> dict:
 
 
 def time_beside_suite(cell: dict, spec, loop_step: Callable[[], Any], X, y, config: dict,
-                      before_blocks: Callable[[], None]):
-    """A minimal loop's :class:`benchmarks.timing.Timing` and, per pair of blocks, suite ÷ loop.
+                      before_blocks: Callable[[], None]) -> tuple[Any, dict[str, list[float]]]:
+    """A minimal loop's :class:`benchmarks.timing.Timing` and, per round of blocks, suite ÷ loop
+    (``paired_ratios``) and, for a loop with a guarded twin, suite ÷ twin (``guarded_ratios``).
 
-    The loop's check run and calibration come first; then the suite model of the mode the loop mirrors is built in
-    this process and put through the same two steps; then the loop and the suite model run in alternating blocks
-    (:func:`benchmarks.timing.alternating_blocks`). The loop's blocks are its figure."""
-    from .reference_loops import REFERENCES
-    from .timing import Timing, alternating_blocks, warm_up
+    The loop's check run and calibration come first; then the suite model of the mode the loop mirrors (and the
+    twin) is built in this process and put through the same two steps; then they all run in rotating blocks
+    (:func:`benchmarks.timing.rotating_blocks`). The loop's blocks are its figure."""
+    from .reference_loops import GUARDED_MODULES, REFERENCES, build_reference
+    from .timing import Timing, rotating_blocks, warm_up
 
     compile_s, warmup_s, final_loss, k = warm_up(loop_step, CHECK_STEPS, config["block_s"])
-    reference = REFERENCES[f"{cell['backend']}:{cell['mode']}"]
+    label = f"{cell['backend']}:{cell['mode']}"
+    reference = REFERENCES[label]
     suite = build_trainer({**cell, "backend": reference.framework, "mode": reference.suite_mode}, spec)
     Xs, ys = suite.prepare(X, y)
-    suite_step = lambda: suite.native_step(Xs, ys)  # noqa: E731
-    k_suite = warm_up(suite_step, CHECK_STEPS, config["block_s"])[3]
-    loop_blocks, suite_blocks = alternating_blocks(loop_step, k, suite_step, k_suite, cell["repeats"],
-                                                   config["max_timed_s"], before_blocks)
-    ratios = [suite_time / loop_time for suite_time, loop_time in zip(suite_blocks, loop_blocks)]
-    return Timing(compile_s, warmup_s, final_loss, CHECK_STEPS, k, loop_blocks), ratios
+    steps = [(loop_step, k), warmed(lambda: suite.native_step(Xs, ys), config)]
+    if reference.module in GUARDED_MODULES:
+        twin = build_reference(label, spec, cell["dtype"], seed=0, guarded=True)
+        Xt, yt = twin.prepare_batch(X, y)
+        steps.append(warmed(lambda: twin.train_step(Xt, yt), config))
+    blocks = rotating_blocks(steps, max(cell["repeats"], ROTATIONS), config["max_timed_s"], before_blocks)
+    ratios = {"paired_ratios": [s / l for s, l in zip(blocks[1], blocks[0])]}
+    if len(blocks) == 3:
+        ratios["guarded_ratios"] = [s / t for s, t in zip(blocks[1], blocks[2])]
+    return Timing(compile_s, warmup_s, final_loss, CHECK_STEPS, k, blocks[0]), ratios
+
+
+def warmed(step: Callable[[], Any], config: dict) -> tuple[Callable[[], Any], int]:
+    """``(step, k)`` after its check run and calibration."""
+    from .timing import warm_up
+
+    return step, warm_up(step, CHECK_STEPS, config["block_s"])[3]
 
 
 def timing_fields(timing) -> dict:

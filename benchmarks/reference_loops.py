@@ -24,7 +24,9 @@ every backend and a loop cannot draw them. Images are NHWC as in the suite (DESI
 take them as NCHW, as torch's tutorials do, converted off the clock by ``prepare_batch``. The suite's TensorFlow
 optimizers are TF ops on purpose (Keras' formulas differ from the spec, DESIGN.md section 2), so the TensorFlow
 loops are Keras' idiomatic loop, and Keras' Adam (ε-hat) drifts slightly from the spec's by design. No loop has the
-suite's non-finite guard: that is the point of a minimal loop.
+suite's non-finite guard: that is the point of a minimal loop. The JAX and TensorFlow loops have a guarded twin
+(``guarded=True``: the same step, updating only when the loss and every gradient are finite, through the same kind
+of conditional as the suite), timed beside them to say how much of the suite's overhead is that guard.
 
 :func:`build_reference` returns a :class:`ReferenceLoop` with the calls the harness uses on a suite model:
 ``prepare_batch(X, y)``, ``train_step(Xn, yn)`` (a native loss) and ``logits(Xn)``.
@@ -73,6 +75,9 @@ REFERENCES: dict[str, Reference] = {ref.label: ref for ref in (
     Reference("jax-minimal", "jit-donate", "jax", "jit", True, "reference_jax", (("donate", True),)),
 )}
 REFERENCE_BACKENDS = tuple(dict.fromkeys(ref.backend for ref in REFERENCES.values()))
+# Loops with a guarded twin: the suite's JAX and TensorFlow steps guard their update with a conditional in the
+# compiled program, which the twin reproduces; torch's guard is host-side copies, not a loop idiom.
+GUARDED_MODULES = ("reference_jax", "reference_tensorflow")
 
 
 LAYER_TYPES = ("dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "dropout")
@@ -145,11 +150,14 @@ def supports(spec) -> bool:
     return plain and layers_ok
 
 
-def build_reference(label: str, spec, dtype: str, seed: int) -> ReferenceLoop:
-    """The minimal loop ``label`` for ``spec``, starting from the suite's seeded weights."""
+def build_reference(label: str, spec, dtype: str, seed: int, guarded: bool = False) -> ReferenceLoop:
+    """The minimal loop ``label`` for ``spec``, starting from the suite's seeded weights; with ``guarded``, its
+    twin that updates only when the loss and every gradient are finite, as the suite does (loops of
+    :data:`GUARDED_MODULES` only)."""
     from backprop.init import init_params
 
     reference = REFERENCES[label]
     np_dtype = np.dtype(dtype)
     builder = importlib.import_module(f"{__package__}.{reference.module}").build
-    return builder(spec, np_dtype, init_params(spec, np_dtype, seed), **dict(reference.options))
+    options = {**dict(reference.options), **({"guarded": True} if guarded else {})}
+    return builder(spec, np_dtype, init_params(spec, np_dtype, seed), **options)

@@ -23,10 +23,11 @@ COLUMNS = [*KEY_COLUMNS, "status", "error", "rounds", "round_medians_s", "step_m
            "affinity", "steps_per_block", "blocks", "repeats", "tta_s", "tta_epochs", "epochs_run", "epoch_s",
            "public_epoch_s", "test_accuracy", "hidden_width", "cell_wall_s"]
 PROCESS_COLUMNS = [*KEY_COLUMNS, "round", "status", "error", "step_median_s", "step_iqr_s", "noisy",
-                   "steps_per_block", "blocks", "repeats", "block_s", "public_median_s", "public_block_s", "paired_ratios",
-                   "compile_s", "warmup_s", "flops_per_step", "final_loss", "check_steps", "tta_s", "tta_epochs",
-                   "epochs_run", "epoch_s", "public_epoch_s", "test_accuracy", "hidden_width", "threads_verified",
-                   "cpu_per_wall", "os_threads", "framework_threads", "affinity", "peak_rss_mb", "cell_wall_s"]
+                   "steps_per_block", "blocks", "repeats", "block_s", "public_median_s", "public_block_s",
+                   "paired_ratios", "guarded_ratios", "compile_s", "warmup_s", "flops_per_step", "final_loss",
+                   "check_steps", "tta_s", "tta_epochs", "epochs_run", "epoch_s", "public_epoch_s", "test_accuracy",
+                   "hidden_width", "threads_verified", "cpu_per_wall", "os_threads", "framework_threads", "affinity",
+                   "peak_rss_mb", "cell_wall_s"]
 CURVE_COLUMNS = ["backend", "mode", "label", "model", "threads", "dtype", "epoch", "wall_s", "loss", "test_accuracy"]
 
 

@@ -11,8 +11,9 @@ readback, which also covers JAX's block_until_ready). :func:`measure` runs:
    k = 1 without a calibration block when a warm-up call alone lasted ≥ ``block_s`` (a larger model's step);
 3. ``repeats`` blocks (fewer if they pass ``max_timed_s``, never fewer than 3); per-step time = block time / k.
 
-For a minimal loop, step 3 alternates (:func:`alternating_blocks`): the suite model of the mode it mirrors, put
-through steps 1 and 2 in the same process, and the loop are timed in alternating blocks, so their ratio sees one
+For a minimal loop, step 3 rotates (:func:`rotating_blocks`): the suite model of the mode it mirrors (and the
+loop's guarded twin, where it has one), put through steps 1 and 2 in the same process, and the loop are timed in
+alternating blocks, so their ratio sees one
 stretch of machine time instead of two processes' (DESIGN.md section 5, "References like for like").
 
 Garbage collection is off inside every block (:func:`gc_paused`), as :mod:`timeit` does, so a collection
@@ -138,23 +139,23 @@ def measure(step: Callable[[], Any], *, check_steps: int = 5, block_s: float = 0
     return Timing(compile_s, warmup_s, final_loss, check_steps, k, blocks)
 
 
-def alternating_blocks(first: Callable[[], Any], k_first: int, second: Callable[[], Any], k_second: int,
-                       repeats: int, max_timed_s: float,
-                       before_first: Callable[[], None] | None = None) -> tuple[list[float], list[float]]:
-    """Per-step seconds of ``repeats`` pairs of blocks timed back to back (fewer once ``max_timed_s`` is spent,
-    never < 3), as two lists, ``first``'s and ``second``'s. The order alternates (first, second; second, first;
-    …), so a drift of the machine within a pair favours neither; ``before_first`` is called just before the first
-    block starts."""
+def rotating_blocks(steps: list[tuple[Callable[[], Any], int]], repeats: int, max_timed_s: float,
+                    before_first: Callable[[], None] | None = None) -> list[list[float]]:
+    """Per-step seconds of ``repeats`` rounds of blocks timed back to back, one block of each ``(step, k)`` per
+    round (fewer rounds once ``max_timed_s`` is spent, never < 3), as one list per step. The order reverses every
+    round (a, b, c; c, b, a; …), so a drift of the machine within a round favours none; ``before_first`` is called
+    just before the first block starts."""
     if before_first is not None:
         before_first()
-    steps = [(first, k_first), (second, k_second)]
-    per_step: tuple[list[float], list[float]] = ([], [])
+    per_step: list[list[float]] = [[] for _ in steps]
     timed = 0.0
-    while len(per_step[0]) < repeats and (len(per_step[0]) < 3 or timed < max_timed_s):
-        order = (0, 1) if len(per_step[0]) % 2 == 0 else (1, 0)
+    rounds = 0
+    while rounds < repeats and (rounds < 3 or timed < max_timed_s):
+        order = range(len(steps)) if rounds % 2 == 0 else reversed(range(len(steps)))
         for index in order:
             step, k = steps[index]
             elapsed = timed_block(step, k)
             timed += elapsed
             per_step[index].append(elapsed / k)
+        rounds += 1
     return per_step

@@ -33,17 +33,18 @@ def test_every_process_starts_as_asked_and_the_report_says_how(tmp_path, start, 
     assert words in (tmp_path / "benchmark.md").read_text()
 
 
-def test_a_minimal_loop_process_times_the_suite_beside_it_in_alternating_blocks(tmp_path):
+def test_a_minimal_loop_process_times_the_suite_and_the_guarded_twin_beside_it_in_rotating_blocks(tmp_path):
     result = harness(tmp_path, "--modes", "jit-donate", backends="jax-minimal")
     assert result.returncode == 0, result.stderr
     loop = next(row for row in rows(tmp_path, "processes.csv") if row["kind"] == "step")
     assert loop["label"] == "jax-minimal:jit-donate" and loop["status"] == "ok", loop["error"]
-    ratios = [float(value) for value in loop["paired_ratios"].split(";")]
     blocks = [float(value) for value in loop["block_s"].split(";")]
-    assert len(ratios) == len(blocks) >= 3 and all(ratio > 0 for ratio in ratios)
+    for field in ("paired_ratios", "guarded_ratios"):
+        ratios = [float(value) for value in loop[field].split(";")]
+        assert len(ratios) == len(blocks) >= 3 and all(ratio > 0 for ratio in ratios)
 
 
-def test_alternating_blocks_swap_their_order_every_pair_and_time_each_step_apart(monkeypatch):
+def test_rotating_blocks_reverse_their_order_every_round_and_time_each_step_apart(monkeypatch):
     clock, order = [0.0], []
     monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
 
@@ -54,9 +55,12 @@ def test_alternating_blocks_swap_their_order_every_pair_and_time_each_step_apart
             return 1.0
         return call
 
-    first, second = timing.alternating_blocks(step("a", 2.0), 2, step("b", 1.0), 3, repeats=4, max_timed_s=1e9)
-    assert first == [2.0] * 4 and second == [1.0] * 4
-    assert "".join(order) == "aabbb" "bbbaa" "aabbb" "bbbaa"
+    blocks = timing.rotating_blocks([(step("a", 2.0), 2), (step("b", 1.0), 3), (step("c", 0.5), 1)], repeats=4,
+                                    max_timed_s=1e9)
+    assert blocks == [[2.0] * 4, [1.0] * 4, [0.5] * 4]
+    assert "".join(order) == "aabbbc" "cbbbaa" "aabbbc" "cbbbaa"
+    order.clear()
+    assert len(timing.rotating_blocks([(step("a", 2.0), 1)], repeats=9, max_timed_s=5.0)[0]) == 3
 
 
 def store_step(store: ResultStore, label: str, model: str, blocks_by_round: dict, **extra) -> None:
@@ -81,6 +85,23 @@ def test_the_overhead_ratio_is_paired_within_the_loop_processes(tmp_path):
     assert ratio["across"].low < 1.0 and ratio["across"].high > 1.1
     table = overhead_table(overhead_ratios(load(tmp_path)))
     assert list(table["target ≤ 1.1×"]) == ["✓ met"] and "ratio of the cells [95 %]" in table
+
+
+@pytest.mark.parametrize("guarded_center, why", [(1.02, "the non-finite guard: within 1.1×"),
+                                                 (1.3, "beyond the guard"), (None, "no guarded twin")])
+def test_an_overhead_over_the_target_says_whether_the_guard_accounts_for_it(tmp_path, guarded_center, why):
+    store = ResultStore(tmp_path, resume=False)
+    tight = lambda center: {r: list(center * (1 + 0.005 * np.random.default_rng(r).standard_normal(9)))  # noqa: E731
+                            for r in (1, 2, 3)}
+    store_step(store, "jax:jit", "mnist", synthetic(1.3e-3, [1.0, 1.1, 0.9], seed=1))
+    extra = {"guarded_ratios": tight(guarded_center)} if guarded_center else {}
+    store_step(store, "jax-minimal:jit-donate", "mnist", synthetic(1e-3, [1.0, 1.1, 0.9], seed=2),
+               paired_ratios=tight(1.3), **extra)
+    ratios = overhead_ratios(load(tmp_path))
+    assert list(ratios["verdict"]) == ["missed"]
+    assert why in overhead_table(ratios)["why"].iloc[0]
+    line = next(line for line in summary_lines(load(tmp_path)) if "Suite overhead" in line)
+    assert "0 met / 1 missed" in line and f"why: {why}" in line
 
 
 def test_the_public_step_line_quotes_only_the_extra_costs_the_intervals_resolve(tmp_path):
