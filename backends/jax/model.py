@@ -153,8 +153,11 @@ class Model(BaseModel):
             self._params, self._state = self._split(params)
 
     def native_array(self, array: np.ndarray) -> jax.Array:
+        """A device copy of ``array`` in the model dtype. The dtype is fixed in NumPy first (a no-op for the
+        validated batches of the public calls), so ``jnp.array`` only copies: asked to convert as well, it runs a
+        convert_element_type primitive that costs ~45 µs more per array on a digits batch."""
         with self._precision():
-            return jnp.array(array, dtype=self.dtype)
+            return jnp.array(np.asarray(array, dtype=self.dtype))
 
     def _read_optimizer_state(self) -> dict:
         """optax's state in the suite's form (:func:`.optimizers.read_state`), as NumPy copies."""
