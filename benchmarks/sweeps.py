@@ -3,14 +3,13 @@
 Every sweep runs every one of its cells in the same number R of fresh processes, interleaved round by round
 (:mod:`benchmarks.schedule`). Three sweeps:
 
-- ``default`` (``python -m benchmarks.run``, R = 3; :mod:`benchmarks.budget` estimates it; with the larger
-  models it runs well over its 15-minute budget on a 2-vCPU machine, mostly in their rows): the model tables at all
-  cores with NumPy and each framework's best mode (:data:`BEST_MODES`), and the textbook NumPy mode beside the fast
-  one except on the designated larger models (``BenchModel.large``); the same-mode minimal loops of the best modes
-  on the dispatch-bound and the mid-sized model (xor, mnist) and on every designated larger model; the batch
-  scaling curves of mnist (1, 128, 1024) and cifar-cnn (16, 32, 64) and the width curve of mnist's shape with the
-  best modes; time to accuracy on digits (NumPy, torch eager, JAX, scikit-learn) and on MNIST with LeNet-5 (NumPy,
-  torch eager, JAX).
+- ``default`` (``python -m benchmarks.run``, R = 3; :mod:`benchmarks.budget` estimates it within its 15-minute
+  budget on a 2-vCPU machine, its processes forked from servers that imported each framework once): the model
+  tables at all cores with NumPy and each framework's best mode (:data:`BEST_MODES`), and the textbook NumPy mode
+  beside the fast one except on the designated larger models (``BenchModel.large``); the same-mode minimal loops of
+  the best modes on the dispatch-bound and the mid-sized model (xor, mnist); the batch scaling curves of mnist
+  (1, 128, 1024) and cifar-cnn (16, 32, 64) and the width curve of mnist's shape with the best modes; time to
+  accuracy on digits (NumPy, torch eager, JAX, scikit-learn) and on MNIST with LeNet-5 (NumPy, torch eager, JAX).
 - ``full`` (``--sweep full``, R = 3): every mode of every backend and every minimal loop on every model, the
   1-thread model table, and every label in the scaling curves and time to accuracy.
 - ``quick`` (``--quick``, ≤ 90 s, R = 1, labelled so in the report): digits with NumPy, the best modes and

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .frames import Folder, in_sweep, ok_steps
-from .overhead import OVERHEAD_TARGET, overhead_ratios, overhead_table, per_mode
+from .overhead import OVERHEAD_TARGET, cause, overhead_ratios, overhead_table, per_mode
 from .sections import sklearn_ratio
 from .summary import REFERENCE, provenance_line, standing
 
@@ -61,7 +61,7 @@ def targets(folder: Folder) -> list[str]:
     fastest = fastest_rows(folder, top) if not top.empty else pd.DataFrame()
     ratios = overhead_ratios(folder)
     missed = ratios[ratios["verdict"] != "met"] if not ratios.empty else ratios
-    misses = "; ".join(f"{row['mode']} on {row['model']}: {row['ratio'].text()} ({row['verdict']})"
+    misses = "; ".join(f"{row['mode']} on {row['model']}: {row['ratio'].text()} ({row['verdict']}; {cause(row)})"
                        for _, row in missed.iterrows()) or "none"
     wins = int((fastest["met"] == "✓").sum()) if not fastest.empty else 0
     return [f"## Performance targets (from the benchmark run in this folder: {provenance_line(folder.env)})\n",

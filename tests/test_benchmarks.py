@@ -344,7 +344,7 @@ def test_performance_targets_use_the_tie_rule_and_the_overhead_intervals(tmp_pat
     text = "\n".join(targets(load(tmp_path)))
     assert "a win by the tie rule): 1 of 2" in text
     assert "| mnist   |" in text and "tie" in text
-    assert "torch:eager on xor: 1.33× [" in text and "(missed)" in text
+    assert "torch:eager on xor: 1.33× [" in text and "(missed; no guarded twin" in text
     assert "jax:jit" in text and "Not met:" in text
     assert math.isfinite(load(tmp_path).results["step_ci_high_s"].max())
 
