@@ -18,9 +18,8 @@ The model is a fixed table, so the estimate of a sweep never depends on another 
   per parameter (:data:`PARAM_S`: the gradient and update passes over memory);
 - the timing procedure of :mod:`benchmarks.child`: the check run, the calibration (none when a step lasts ≥
   ``block_s``), the timed blocks (each ≥ ``block_s`` or one step, at most ``max_timed_s`` once three are done)
-  and, for a suite label, a public warm-up call and the public step's blocks of as many steps; for a minimal loop,
-  the suite model and the loop's guarded twin beside it (built, compiled, warmed up) and their blocks rotating
-  with the loop's;
+  rotating, for a suite label, with the public step's (after one public warm-up call); for a minimal loop, with
+  the suite model's and the loop's guarded twin's (each built, compiled and warmed up beside it);
 - a time-to-accuracy process: its data (:data:`TTA_LOAD_S`), :data:`TTA_EPOCHS` epochs to the target, a test
   forward pass after each, and on digits the public fit epochs (each a predict over the training set too).
 
@@ -99,6 +98,13 @@ def blocks_s(step: float, config: SweepConfig, repeats: int) -> tuple[float, int
     return count * block, count
 
 
+def rotated_s(step: float, config: SweepConfig, repeats: int, steps: int) -> float:
+    """Seconds of rounds of ``steps`` rotating blocks of a ``step``-second step (:func:`blocks_s`'s rule, the
+    timed budget shared by the round)."""
+    block = max(config.block_s, step)
+    return steps * block * min(repeats, max(3, math.ceil(config.max_timed_s / (steps * block))))
+
+
 def server_s(cell: Cell) -> float:
     """The start of the fork server of the cell's framework: its interpreter and imports."""
     return SERVER_S.get(framework_of(cell.backend), SERVER_S["numpy"])
@@ -132,14 +138,12 @@ def process_s(cell: Cell, config: SweepConfig, how: str = "fork") -> float:
     step = step_s(cell)
     if cell.kind == "tta":
         return start + tta_s(cell, config, step)
-    timed, count = blocks_s(step, config, cell.repeats)
     warm = CHECK_STEPS * step + (0.0 if step >= config.block_s else 2 * config.block_s + step)
     if cell.label in REFERENCES:  # the suite model and a guarded twin beside the loop, and their rotating blocks
         suite = as_spec(cell.spec).param_count() * BUILD_S_PER_PARAM["suite"]
         beside = 2 * (suite + compile_s(mirrored_label(cell), as_spec(cell.spec)) + warm)
-        return start + warm + beside + 3 * blocks_s(step, config, max(cell.repeats, ROTATIONS))[0]
-    public = step + blocks_s(step, config, config.public_repeats)[0]
-    return start + warm + timed + public
+        return start + warm + beside + rotated_s(step, config, max(cell.repeats, ROTATIONS), 3)
+    return start + warm + step + rotated_s(step, config, cell.repeats, 2)  # with the public step's warm-up call
 
 
 def tta_s(cell: Cell, config: SweepConfig, step: float) -> float:

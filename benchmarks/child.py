@@ -7,11 +7,10 @@ process only) and the verified thread figures, is written atomically to ``RESULT
 ``error`` row and exit status 1; a crash or hang leaves no row and the parent (:mod:`benchmarks.run`) writes one.
 
 A ``step`` process times the native step (``model.native_train_step`` on tensors from ``model.prepare_batch``)
-with :func:`benchmarks.timing.measure`, then, for a suite backend, the public ``model.train_step(X, y)`` on NumPy
-arrays: X already in the model dtype and class labels as integers, so its extra cost is the suite's own
-(validation, one-hot labels, conversion, the lock and the loss read back on every call), in blocks of as many
-steps as the native ones (one warm-up call first; a public call is never faster than a native one, so its blocks
-last at least as long).
+as :mod:`benchmarks.timing` describes and, for a suite backend, in rotating blocks with the public
+``model.train_step(X, y)`` on NumPy arrays (:func:`time_with_public`): X already in the model dtype and class
+labels as integers, so its extra cost is the suite's own (validation, one-hot labels, conversion, the lock and the
+loss read back on every call).
 """
 
 from __future__ import annotations
@@ -73,10 +72,6 @@ def build_trainer(cell: dict, spec) -> Trainer:
 
 
 def run_step(cell: dict, spec, config: dict) -> dict:
-    import numpy as np
-
-    from .timing import measure, timed_blocks
-
     trainer = build_trainer(cell, spec)
     X, y = seeded_batch(spec, cell["batch_size"])
     Xn, yn = trainer.prepare(X, y)
@@ -87,23 +82,34 @@ def run_step(cell: dict, spec, config: dict) -> dict:
         probe.update(probe=thread_control.ThreadProbe.start(), os_threads=thread_control.os_thread_count())
 
     if trainer.model is None:
-        timing, ratios = time_beside_suite(cell, spec, step, X, y, config, start_probe)
+        timing, extra = time_beside_suite(cell, spec, step, X, y, config, start_probe)
     else:
-        timing = measure(step, check_steps=CHECK_STEPS, block_s=config["block_s"], repeats=cell["repeats"],
-                         max_timed_s=config["max_timed_s"], before_blocks=start_probe)
-    row = {**timing_fields(timing), "final_loss": timing.final_loss, "check_steps": timing.check_steps,
-           "flops_per_step": spec.flops_per_step(cell["batch_size"]), "cpu_per_wall": probe["probe"].stop(),
-           "os_threads": probe["os_threads"]}
-    if trainer.model is None:
-        row.update(ratios)
-    else:
-        X_public = np.asarray(X, dtype=cell["dtype"])
-        y_public = y if y.dtype.kind in "iu" else np.asarray(y, dtype=cell["dtype"])
-        public = lambda: trainer.model.train_step(X_public, y_public)  # noqa: E731  (the call a library user makes)
-        public()
-        blocks = timed_blocks(public, timing.steps_per_block, config["public_repeats"], config["max_timed_s"])
-        row.update(public_median_s=float(np.median(blocks)), public_block_s=blocks)
-    return row
+        timing, extra = time_with_public(cell, trainer.model, step, X, y, config, start_probe)
+    return {**timing_fields(timing), "final_loss": timing.final_loss, "check_steps": timing.check_steps,
+            "flops_per_step": spec.flops_per_step(cell["batch_size"]), "cpu_per_wall": probe["probe"].stop(),
+            "os_threads": probe["os_threads"], **extra}
+
+
+def time_with_public(cell: dict, model, step: Callable[[], Any], X, y, config: dict,
+                     before_blocks: Callable[[], None]) -> tuple[Any, dict]:
+    """A suite label's :class:`benchmarks.timing.Timing` and its public ``model.train_step(X, y)`` blocks.
+
+    The native step's check run and calibration come first, then one public call to warm its path; then native
+    and public blocks of as many steps run in rotating order (:func:`benchmarks.timing.rotating_blocks`), so
+    public ÷ native is paired within each round. A public call is never faster than a native one, so its blocks
+    last at least as long."""
+    import numpy as np
+
+    from .timing import Timing, rotating_blocks, warm_up
+
+    compile_s, warmup_s, final_loss, k = warm_up(step, CHECK_STEPS, config["block_s"])
+    X_public = np.asarray(X, dtype=cell["dtype"])
+    y_public = y if y.dtype.kind in "iu" else np.asarray(y, dtype=cell["dtype"])
+    public = lambda: model.train_step(X_public, y_public)  # noqa: E731  (the call a library user makes)
+    public()
+    native, blocks = rotating_blocks([(step, k), (public, k)], cell["repeats"], config["max_timed_s"], before_blocks)
+    return (Timing(compile_s, warmup_s, final_loss, CHECK_STEPS, k, native),
+            {"public_median_s": float(np.median(blocks)), "public_block_s": blocks})
 
 
 def time_beside_suite(cell: dict, spec, loop_step: Callable[[], Any], X, y, config: dict,

@@ -91,7 +91,7 @@ def build_cells(args: argparse.Namespace) -> tuple[list[cell_plan.Cell], SweepCo
 
 def child_config(config: SweepConfig) -> dict:
     return {"block_s": config.block_s, "max_timed_s": config.max_timed_s,
-            "public_repeats": config.public_repeats, "public_epochs": config.public_epochs}
+            "public_epochs": config.public_epochs}
 
 
 def child_env() -> dict:

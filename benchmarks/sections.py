@@ -11,14 +11,15 @@ from backprop.tolerances import TOLERANCES
 
 from .frames import Folder, in_sweep, ok_steps
 from .models import named_models
-from .stats import Interval, ratio_interval
+from .stats import Interval, Samples, cell_interval, ratio_interval
 from .tables import label_order, markdown, plain_pivot
 from .time_to_accuracy import TASKS
 
 
 def public_step_ratios(folder: Folder) -> pd.DataFrame:
     """Per suite cell of the model tables (all cores): native and public step times and public ÷ native with its
-    interval (the two are timed in the same processes, so the ratio is paired by round)."""
+    interval. The two run in rotating blocks in each process, so the ratio is paired within each round of blocks:
+    the figure is the median over processes of each process's median round ratio (:func:`paired_ratio`)."""
     steps = in_sweep(ok_steps(folder), "models")
     steps = steps[(steps["threads"] == steps["threads"].max()) & steps["public_step_s"].notna()] \
         if "public_step_s" in steps else steps.iloc[0:0]
@@ -27,8 +28,15 @@ def public_step_ratios(folder: Folder) -> pd.DataFrame:
         public, native = folder.samples(row, "public_block_s"), folder.samples(row)
         if public and native:
             rows.append({"model": row["model"], "label": row["label"], "native_s": row["step_median_s"],
-                         "public_s": row["public_step_s"], "ratio": ratio_interval(public, native)})
+                         "public_s": row["public_step_s"], "ratio": paired_ratio(public, native)})
     return pd.DataFrame(rows)
+
+
+def paired_ratio(numerator: Samples, denominator: Samples) -> Interval:
+    """numerator ÷ denominator block by block within each process (blocks timed in rounds, one of each per
+    round, so a process has as many of one as of the other), with the two-level bootstrap interval of
+    :func:`benchmarks.stats.cell_interval`."""
+    return cell_interval({r: numerator[r] / denominator[r] for r in numerator if r in denominator})
 
 
 def public_section(folder: Folder) -> list[str]:

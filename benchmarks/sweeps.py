@@ -53,7 +53,6 @@ class SweepConfig:
     rounds: int
     repeats: int
     cell_timeout_s: float
-    public_repeats: int = 3
     block_s: float = 0.02
     max_timed_s: float = 1.0
     public_epochs: int = 5
@@ -73,7 +72,7 @@ FULL = SweepConfig(name="full", every_mode=True, models=None, reference_models=N
 QUICK = SweepConfig(name="quick", every_mode=False, models=("digits",), reference_models=None, one_thread_models=(),
                     batch_curves=(), scaling_model="mnist", widths=(),
                     tta=(("digits", ("numpy:eager", "jax:jit", "sklearn:sklearn")),), gemm_size=1024,
-                    rounds=1, repeats=3, cell_timeout_s=60.0, max_timed_s=0.5, public_repeats=3, public_epochs=3)
+                    rounds=1, repeats=3, cell_timeout_s=60.0, max_timed_s=0.5, public_epochs=3)
 SWEEPS = {config.name: config for config in (DEFAULT, FULL, QUICK)}
 
 
