@@ -2,7 +2,7 @@
 
 For every model row where both ran, the ratio suite ÷ like-for-like loop (:mod:`benchmarks.reference_loops`) with
 its 95 % interval, paired within each process: the loop's process also builds the suite model of the same mode and
-times the two in alternating blocks (:func:`benchmarks.timing.paired_ratios`), so the 20–50 % drift between
+times the two in alternating blocks (:func:`benchmarks.timing.rotating_blocks`), so the 20–50 % drift between
 processes of this host drops out of the ratio. The figure is the median over processes of each process's median
 block ratio, its interval the two-level bootstrap of :mod:`benchmarks.stats`. The ratio of the two cells' own
 figures (across processes, paired by round) is shown beside it. Where the target is not met, :func:`cause` says

@@ -72,14 +72,18 @@ def store_step(store: ResultStore, label: str, model: str, blocks_by_round: dict
                    **{key: value[r] for key, value in extra.items()}})
 
 
+def ratios_around(center: float, spread: float = 0.005) -> dict[int, list[float]]:
+    """Three processes' per-round ratios: 9 each around ``center`` with a relative ``spread``."""
+    return {r: list(center * (1 + spread * np.random.default_rng(r).standard_normal(9))) for r in (1, 2, 3)}
+
+
 def test_the_overhead_ratio_is_paired_within_the_loop_processes(tmp_path):
     """Across processes the drift (suite in slow stretches, loop in fast ones) leaves 1.1× unresolved; the
-    alternating blocks in each process resolve it."""
+    rotating blocks in each process resolve it."""
     store = ResultStore(tmp_path, resume=False)
     store_step(store, "jax:jit", "mnist", synthetic(1.03e-3, [1.0, 1.4, 0.8], seed=1))
-    paired = {r: list(1.03 * (1 + 0.005 * np.random.default_rng(r).standard_normal(7))) for r in (1, 2, 3)}
     store_step(store, "jax-minimal:jit-donate", "mnist", synthetic(1e-3, [0.8, 1.0, 1.3], seed=2),
-               paired_ratios=paired)
+               paired_ratios=ratios_around(1.03))
     ratio = overhead_ratios(load(tmp_path)).iloc[0]
     assert ratio["verdict"] == "met" and ratio["ratio"].low > 1.0 and ratio["ratio"].high <= 1.1
     assert ratio["across"].low < 1.0 and ratio["across"].high > 1.1
@@ -93,12 +97,10 @@ def test_the_overhead_ratio_is_paired_within_the_loop_processes(tmp_path):
     (None, "no guarded twin")])
 def test_an_overhead_over_the_target_says_how_much_of_it_the_guard_costs(tmp_path, guarded_center, why):
     store = ResultStore(tmp_path, resume=False)
-    tight = lambda center: {r: list(center * (1 + 0.005 * np.random.default_rng(r).standard_normal(9)))  # noqa: E731
-                            for r in (1, 2, 3)}
     store_step(store, "jax:jit", "mnist", synthetic(1.3e-3, [1.0, 1.1, 0.9], seed=1))
-    extra = {"guarded_ratios": tight(guarded_center)} if guarded_center else {}
+    extra = {"guarded_ratios": ratios_around(guarded_center)} if guarded_center else {}
     store_step(store, "jax-minimal:jit-donate", "mnist", synthetic(1e-3, [1.0, 1.1, 0.9], seed=2),
-               paired_ratios=tight(1.3), **extra)
+               paired_ratios=ratios_around(1.3), **extra)
     ratios = overhead_ratios(load(tmp_path))
     assert list(ratios["verdict"]) == ["missed"]
     assert why in overhead_table(ratios)["why"].iloc[0]
@@ -120,9 +122,8 @@ def test_the_public_step_line_quotes_only_the_extra_costs_the_intervals_resolve(
 def test_an_unresolved_overhead_within_the_target_by_its_estimate_is_put_down_to_noise(tmp_path):
     store = ResultStore(tmp_path, resume=False)
     store_step(store, "torch:eager", "xor", synthetic(1.05e-3, [1.0, 1.1, 0.9], seed=1))
-    wide = {r: list(1.05 * (1 + 0.08 * np.random.default_rng(r).standard_normal(9))) for r in (1, 2, 3)}
     store_step(store, "torch-minimal:eager-fused", "xor", synthetic(1e-3, [1.0, 1.1, 0.9], seed=2),
-               paired_ratios=wide)
+               paired_ratios=ratios_around(1.05, spread=0.08))
     row = overhead_ratios(load(tmp_path)).iloc[0]
     assert row["verdict"] == "unresolved" and row["ratio"].value <= 1.1 < row["ratio"].high
     assert overhead_table(overhead_ratios(load(tmp_path)))["why"].iloc[0].startswith("noise: the estimate is within")
