@@ -5,9 +5,10 @@ The model is a fixed table, so the estimate of a sweep never depends on another 
 
 - a fork server's start, once per framework and thread count (:data:`SERVER_S`: interpreter and imports; see
   :mod:`benchmarks.forkserver`); with ``--start spawn`` every process pays it;
-- a process's start (:data:`FORK_S`: the fork, building the model, JAX's CPU client), its first call (tracing, compiling; :data:`COMPILE_S`, plus
-  :data:`LAYER_COMPILE_S` for every layer that is not dense) and the building of its parameters
-  (:data:`BUILD_S_PER_PARAM`: the suite's initialization, then the framework's copy, first touches of memory),
+- a process's start (:data:`FORK_S`: the fork, building the model, JAX's CPU client), its first call (tracing,
+  compiling; :data:`COMPILE_S`, plus :data:`LAYER_COMPILE_S` for every layer that is not dense) and the building
+  of its parameters (:data:`BUILD_S_PER_PARAM`: the suite's initialization, then the framework's copy, first
+  touches of memory),
   measured on this 2-vCPU machine when it was quiet (the 901b48b run for the dense models, one process per cell;
   one-round spot checks of lenet5, cifar-cnn, cifar-cnn-native-masks, fcn5 and mnist-bn for the rest; forked
   starts, NumPy's per-element cost and JAX's conv rate from a one-round forked default run of 272 s);

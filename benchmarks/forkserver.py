@@ -135,7 +135,10 @@ class Server:
     def run(self, argv: list[str], log: Path, timeout: float) -> Outcome:
         """Fork one child for ``argv``; kill its process group if it runs past ``timeout`` seconds."""
         self.proc.stdin.write((json.dumps({"argv": argv, "log": str(log)}) + "\n").encode())
-        pid = int(self.read_line(timeout=60.0) or 0)
+        line = self.read_line(timeout=60.0)
+        if line is None:
+            raise ServerError("fork server gave no pid within 60 s")
+        pid = int(line)
         try:
             status = self.read_line(timeout=timeout)
         except BaseException:

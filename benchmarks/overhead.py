@@ -7,8 +7,8 @@ processes of this host drops out of the ratio. The figure is the median over pro
 block ratio, its interval the two-level bootstrap of :mod:`benchmarks.stats`. The ratio of the two cells' own
 figures (across processes, paired by round) is shown beside it. Where the target is not met, :func:`cause` says
 whether the suite's non-finite guard accounts for it: the JAX and TensorFlow loops' guarded twins (the same step,
-updating through the same kind of conditional as the suite) are timed in the same rotation. The target is a ratio ≤ :data:`OVERHEAD_TARGET` at the upper end of the
-interval: ``met`` when the whole interval is ≤ the target, ``missed`` when all of it is above, ``unresolved`` when
+updating through the same kind of conditional as the suite) are timed in the same rotation. The target is a ratio
+≤ :data:`OVERHEAD_TARGET` at the upper end of the interval: ``met`` when the whole interval is ≤ the target, ``missed`` when all of it is above, ``unresolved`` when
 it straddles the target (more rounds, or a quieter machine, would decide). The ratio to the framework's idiomatic
 loop of the same mode, where that is another loop (torch's default optimizer, JAX without donation), is shown
 beside it for information.

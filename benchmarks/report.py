@@ -55,8 +55,8 @@ def header(folder: Folder) -> list[str]:
             f"- float32 GEMM peak (NumPy {int(gemm['batch_size'].iloc[0]) if not gemm.empty else '?'}² matmul): "
             f"{peak or 'not measured'}",
             f"- Method: every cell ran in {rounds} fresh process(es) ({start}), interleaved round by round (every "
-            "cell once per round), threads fixed before import and verified; a process's step time is the median of its "
-            "blocks of k steps (block ≥ 20 ms, garbage collection off) after a timed first call and ≥ 2 warm-up "
+            "cell once per round), threads fixed before import and verified; a process's step time is the median of "
+            "its blocks of k steps (block ≥ 20 ms, garbage collection off) after a timed first call and ≥ 2 warm-up "
             "calls; a cell's time is the median of its process medians (all of them in `results.csv`, "
             "`round_medians_s`; every block in `processes.csv`). Intervals: 95 %, bootstrap over processes and "
             "their blocks, paired by round. GFLOP/s = GEMM FLOPs per step ÷ step time. See DESIGN.md §5 and "

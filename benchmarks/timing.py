@@ -106,21 +106,6 @@ def calibrate(step: Callable[[], Any], block_s: float) -> int:
     return k
 
 
-def timed_blocks(step: Callable[[], Any], k: int, repeats: int, max_timed_s: float,
-                 before_first: Callable[[], None] | None = None) -> list[float]:
-    """Per-step seconds of ``repeats`` blocks of ``k`` steps (fewer once ``max_timed_s`` is spent, never < 3);
-    ``before_first`` is called just before the first block starts."""
-    if before_first is not None:
-        before_first()
-    per_step: list[float] = []
-    timed = 0.0
-    while len(per_step) < repeats and (len(per_step) < 3 or timed < max_timed_s):
-        elapsed = timed_block(step, k)
-        timed += elapsed
-        per_step.append(elapsed / k)
-    return per_step
-
-
 def warm_up(step: Callable[[], Any], check_steps: int, block_s: float) -> tuple[float, float, float, int]:
     """The check run, then the steps per block: ``(compile_s, warmup_s, final_loss, k)``."""
     if check_steps < 3:
@@ -135,7 +120,7 @@ def measure(step: Callable[[], Any], *, check_steps: int = 5, block_s: float = 0
     """Time ``step`` as described in the module docstring; ``before_blocks`` is called just before the timed
     blocks start (after the check run and the calibration)."""
     compile_s, warmup_s, final_loss, k = warm_up(step, check_steps, block_s)
-    blocks = timed_blocks(step, k, repeats, max_timed_s, before_blocks)
+    blocks = rotating_blocks([(step, k)], repeats, max_timed_s, before_blocks)[0]
     return Timing(compile_s, warmup_s, final_loss, check_steps, k, blocks)
 
 
